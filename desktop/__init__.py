@@ -1,0 +1,1 @@
+"""The medsys desktop client (PySide6)."""

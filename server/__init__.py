@@ -1,0 +1,1 @@
+"""The medsys HTTP API server (aiohttp)."""

@@ -1,0 +1,105 @@
+"""Who may see and change what: every visibility rule of the API in one place.
+
+Handlers load an object, name it to the audit trail, then ask here. A refusal is raised as
+the status the contract gives (403 for a role or a wrong patient id, 404 where even the
+existence of the object must not be revealed).
+"""
+
+from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import Forbidden, NotFound
+from server.orm import MedicalHistoryRow, QuestionRow, UserRow, XRayRow
+from shared.enums import QuestionStatus, UserType
+
+NOT_FOUND = "There is no such object."
+
+
+def is_staff(user: UserRow) -> bool:
+    return user.usertype in (UserType.doctor, UserType.admin)
+
+
+# --- patients' records ----------------------------------------------------------------
+
+
+def require_patient_records(user: UserRow, patient_id: int) -> None:
+    """A patient reads only their own records; doctors and admins read anyone's."""
+    if user.usertype == UserType.patient and user.id != patient_id:
+        raise Forbidden("You may only see your own records.")
+
+
+async def load_patient(db: AsyncSession, patient_id: int) -> UserRow:
+    """The patient with this id; 404 when there is none (or the id is not a patient's)."""
+    patient = await db.get(UserRow, patient_id)
+    if patient is None or patient.usertype != UserType.patient:
+        raise NotFound("There is no such patient.")
+    return patient
+
+
+def require_xray_visible(user: UserRow, xray: XRayRow | None) -> XRayRow:
+    if xray is None or xray.deleted_at is not None:
+        raise NotFound(NOT_FOUND)
+    if user.usertype == UserType.patient and xray.user_id != user.id:
+        raise NotFound(NOT_FOUND)
+    return xray
+
+
+def xray_fields_for(user: UserRow, xray: XRayRow) -> set[str]:
+    """The x-ray fields the user may change: staff write the result, the owner the rest."""
+    if is_staff(user):
+        return {"result_of_xray"}
+    if xray.user_id == user.id:
+        return {"name_of_xray", "description_of_xray", "type_of_xray"}
+    return set()
+
+
+def require_history_visible(history: MedicalHistoryRow | None) -> MedicalHistoryRow:
+    # Only staff reach the routes that take a history id; a deleted one is gone for them too.
+    if history is None or history.deleted_at is not None:
+        raise NotFound(NOT_FOUND)
+    return history
+
+
+# --- questions ------------------------------------------------------------------------
+
+
+def question_visible(user: UserRow, question: QuestionRow) -> bool:
+    if user.usertype == UserType.admin:
+        return True
+    if user.usertype == UserType.patient:
+        return question.patient_id == user.id
+    return question.doctor_id in (user.id, None)
+
+
+def require_question_visible(user: UserRow, question: QuestionRow | None) -> QuestionRow:
+    if question is None or not question_visible(user, question):
+        raise NotFound(NOT_FOUND)
+    return question
+
+
+def questions_listed_for(user: UserRow) -> ColumnElement[bool]:
+    """GET /api/questions: patients their own, doctors those assigned to them, admins all."""
+    if user.usertype == UserType.patient:
+        return QuestionRow.patient_id == user.id
+    if user.usertype == UserType.doctor:
+        return QuestionRow.doctor_id == user.id
+    return true()
+
+
+def pending_questions_for(user: UserRow) -> ColumnElement[bool]:
+    """The queue: pending questions assigned to the doctor or to no one (admins: all)."""
+    pending = QuestionRow.status == QuestionStatus.pending
+    if user.usertype == UserType.admin:
+        return pending
+    return and_(pending, or_(QuestionRow.doctor_id == user.id, QuestionRow.doctor_id.is_(None)))
+
+
+def require_conversation_party(user: UserRow, doctor_id: int, patient_id: int) -> None:
+    """Only that doctor, that patient, or an admin may read the questions between them."""
+    if user.usertype == UserType.admin:
+        return
+    if user.usertype == UserType.doctor and user.id == doctor_id:
+        return
+    if user.usertype == UserType.patient and user.id == patient_id:
+        return
+    raise Forbidden("You may only see your own conversations.")

@@ -1,0 +1,188 @@
+"""Questions from patients and the answers of doctors."""
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from server.access import (
+    load_patient,
+    pending_questions_for,
+    questions_listed_for,
+    require_conversation_party,
+    require_question_visible,
+)
+from server.endpoint import (
+    ANY_USER,
+    DOCTOR,
+    PATIENT,
+    STAFF,
+    Context,
+    endpoint,
+    json_response,
+)
+from server.errors import NotFound, invalid
+from server.orm import QuestionRow, ResponseRow, UserRow, XRayRow
+from server.pagination import PageQuery, fetch_page
+from shared.base import Page
+from shared.enums import AuditObjectType, QuestionStatus, UserType
+from shared.models import Question, QuestionCreate, Response, ResponseCreate
+
+routes = web.RouteTableDef()
+QUESTION = AuditObjectType.question
+
+
+class QuestionQuery(PageQuery):
+    status: QuestionStatus | None = None
+
+
+# Answers come with every question, loaded in one extra query per page (no N+1).
+WITH_RESPONSES = selectinload(QuestionRow.responses)
+
+
+async def _load_question(ctx: Context, question_id: int) -> QuestionRow | None:
+    return await ctx.db.scalar(
+        select(QuestionRow).where(QuestionRow.id == question_id).options(WITH_RESPONSES)
+    )
+
+
+def _page(ctx: Context, questions: list[QuestionRow], next_cursor: str | None) -> web.Response:
+    ctx.audit.record_patients(QUESTION, {question.patient_id for question in questions})
+    return json_response(
+        Page[Question](
+            items=[Question.model_validate(question) for question in questions],
+            next_cursor=next_cursor,
+        )
+    )
+
+
+@routes.post("/api/questions")
+@endpoint(
+    "Ask a question (patients), optionally of one doctor and about one of the caller's x-rays",
+    roles=PATIENT,
+    body=QuestionCreate,
+    response=Question,
+    status=201,
+    subject=QUESTION,
+)
+async def ask_question(ctx: Context) -> web.Response:
+    body = await ctx.json_body(QuestionCreate)
+    if body.doctor_id is not None:
+        doctor = await ctx.db.get(UserRow, body.doctor_id)
+        if doctor is None or doctor.usertype != UserType.doctor or not doctor.is_active:
+            raise invalid("doctor_id", "There is no active doctor with this id.")
+    if body.xray_id is not None:
+        xray = await ctx.db.get(XRayRow, body.xray_id)
+        if xray is None or xray.deleted_at is not None or xray.user_id != ctx.user.id:
+            raise invalid("xray_id", "There is no x-ray of yours with this id.")
+    question = QuestionRow(
+        patient_id=ctx.user.id,
+        doctor_id=body.doctor_id,
+        xray_id=body.xray_id,
+        question_text=body.question_text,
+        status=QuestionStatus.pending,
+        responses=[],
+    )
+    ctx.db.add(question)
+    await ctx.db.flush()
+    ctx.audit.record(QUESTION, question.id, ctx.user.id)
+    return json_response(Question.model_validate(question), status=201)
+
+
+@routes.get("/api/questions")
+@endpoint(
+    "Questions: a patient's own, those assigned to a doctor, all for an admin",
+    roles=ANY_USER,
+    query=QuestionQuery,
+    response=Page[Question],
+    subject=QUESTION,
+)
+async def list_questions(ctx: Context) -> web.Response:
+    query = ctx.query(QuestionQuery)
+    statement = select(QuestionRow).where(questions_listed_for(ctx.user)).options(WITH_RESPONSES)
+    if query.status is not None:
+        statement = statement.where(QuestionRow.status == query.status)
+    questions, next_cursor = await fetch_page(ctx.db, statement, QuestionRow.id, query)
+    return _page(ctx, questions, next_cursor)
+
+
+@routes.get("/api/questions/pending")
+@endpoint(
+    "The queue of pending questions for the calling doctor, oldest first",
+    roles=STAFF,
+    query=PageQuery,
+    response=Page[Question],
+    subject=QUESTION,
+)
+async def pending_questions(ctx: Context) -> web.Response:
+    page = ctx.query(PageQuery)
+    statement = select(QuestionRow).where(pending_questions_for(ctx.user)).options(WITH_RESPONSES)
+    questions, next_cursor = await fetch_page(
+        ctx.db, statement, QuestionRow.id, page, newest_first=False
+    )
+    return _page(ctx, questions, next_cursor)
+
+
+@routes.get("/api/questions/{id}")
+@endpoint("One question with its answers", roles=ANY_USER, response=Question, subject=QUESTION)
+async def get_question(ctx: Context) -> web.Response:
+    question_id = ctx.path_id("id")
+    question = await _load_question(ctx, question_id)
+    if question is not None:
+        ctx.audit.about(QUESTION, question.id, question.patient_id)
+    question = require_question_visible(ctx.user, question)
+    ctx.audit.record(QUESTION, question.id, question.patient_id)
+    return json_response(Question.model_validate(question))
+
+
+@routes.post("/api/questions/{id}/response")
+@endpoint(
+    "Answer a question (doctors); an unassigned question becomes the doctor's",
+    roles=DOCTOR,
+    body=ResponseCreate,
+    response=Response,
+    status=201,
+    subject=AuditObjectType.response,
+)
+async def answer_question(ctx: Context) -> web.Response:
+    question_id = ctx.path_id("id")
+    question = await _load_question(ctx, question_id)
+    if question is not None:
+        ctx.audit.about(AuditObjectType.response, question.id, question.patient_id)
+    question = require_question_visible(ctx.user, question)
+    body = await ctx.json_body(ResponseCreate)
+    response = ResponseRow(
+        question_id=question.id, doctor_id=ctx.user.id, response_text=body.response_text
+    )
+    ctx.db.add(response)
+    question.status = QuestionStatus.answered
+    if question.doctor_id is None:
+        question.doctor_id = ctx.user.id
+    await ctx.db.flush()
+    ctx.audit.record(AuditObjectType.response, response.id, question.patient_id)
+    return json_response(Response.model_validate(response), status=201)
+
+
+@routes.get("/api/questions/{doctor_id}/{patient_id}")
+@endpoint(
+    "The questions one patient directed to one doctor",
+    roles=ANY_USER,
+    query=PageQuery,
+    response=Page[Question],
+    subject=QUESTION,
+)
+async def conversation(ctx: Context) -> web.Response:
+    doctor_id, patient_id = ctx.path_id("doctor_id"), ctx.path_id("patient_id")
+    ctx.audit.about(QUESTION, None, patient_id)
+    require_conversation_party(ctx.user, doctor_id, patient_id)
+    await load_patient(ctx.db, patient_id)
+    doctor = await ctx.db.get(UserRow, doctor_id)
+    if doctor is None or doctor.usertype != UserType.doctor:
+        raise NotFound("There is no such doctor.")
+    page = ctx.query(PageQuery)
+    statement = (
+        select(QuestionRow)
+        .where(QuestionRow.doctor_id == doctor_id, QuestionRow.patient_id == patient_id)
+        .options(WITH_RESPONSES)
+    )
+    questions, next_cursor = await fetch_page(ctx.db, statement, QuestionRow.id, page)
+    return _page(ctx, questions, next_cursor)

@@ -1,0 +1,262 @@
+"""X-rays: upload, list, read, update the result, serve the image and its thumbnail, delete."""
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from server.access import (
+    load_patient,
+    require_patient_records,
+    require_xray_visible,
+    xray_fields_for,
+)
+from server.convert import xray_out
+from server.endpoint import ADMIN, ANY_USER, Context, endpoint, json_response, no_content
+from server.errors import (
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    invalid,
+)
+from server.imaging import ImageRejected, sniff_content_type
+from server.ingest import store_image
+from server.keys import STORAGE
+from server.orm import XRayRow
+from server.pagination import PageQuery, fetch_page
+from server.storage import ImageStore
+from server.uploads import ReceivedFile, receive_upload
+from shared.base import Page
+from shared.enums import AuditObjectType, UserType
+from shared.models import XRay, XRayUpdate, XRayUploadFields
+
+routes = web.RouteTableDef()
+XRAY = AuditObjectType.xray
+STREAM_CHUNK = 256 * 1024
+
+
+def _requested_patient(ctx: Context, raw_user_id: str | None) -> None:
+    """403 for a patient naming another patient (before the fields are validated)."""
+    if ctx.user.usertype != UserType.patient or raw_user_id is None:
+        return
+    if raw_user_id.strip() != str(ctx.user.id):
+        raise Forbidden("You may only upload x-rays of your own.")
+
+
+async def _store(
+    ctx: Context, image: ReceivedFile, fields: XRayUploadFields, patient_id: int
+) -> XRayRow:
+    """Validate the image, place it in storage and commit its row; undo all on failure."""
+    store = ctx.request.app[STORAGE]
+    if sniff_content_type(image.head) is None:
+        raise UnsupportedMediaType("Only PNG, JPEG and DICOM images are accepted.")
+    try:
+        stored = await store_image(
+            store, image.path, image.head, image.sha256, ctx.settings.max_image_pixels
+        )
+    except ImageRejected as error:
+        raise invalid("image", str(error)) from None
+    try:
+        xray = XRayRow(
+            user_id=patient_id,
+            uploaded_by_id=ctx.user.id,
+            name_of_xray=fields.name_of_xray,
+            description_of_xray=fields.description_of_xray,
+            type_of_xray=fields.type_of_xray,
+            content_type=stored.info.content_type,
+            width=stored.info.width,
+            height=stored.info.height,
+            size_bytes=image.size_bytes,
+            sha256=image.sha256,
+            thumbnail_type=stored.thumbnail_type,
+        )
+        ctx.db.add(xray)
+        await ctx.db.flush()
+        ctx.audit.record(XRAY, xray.id, patient_id)
+        ctx.audit.flush_into(ctx.db)
+        # Committed here, not by the endpoint wrapper, so that a failed commit still
+        # removes the files placed above.
+        await ctx.db.commit()
+        return xray
+    except BaseException:
+        await ctx.db.rollback()
+        await _remove_unreferenced(ctx, store, image.sha256, stored.created)
+        raise
+
+
+async def _remove_unreferenced(
+    ctx: Context, store: ImageStore, sha256: str, created: list[Path]
+) -> None:
+    if not created:
+        return
+    references = await ctx.db.scalar(
+        select(func.count()).select_from(XRayRow).where(XRayRow.sha256 == sha256)
+    )
+    if not references:
+        for path in created:
+            path.unlink(missing_ok=True)
+
+
+@routes.post("/api/xrays")
+@endpoint(
+    "Upload an x-ray (multipart: image, name_of_xray, type_of_xray, description_of_xray, "
+    "user_id); PNG, JPEG or DICOM, recognised by content",
+    roles=ANY_USER,
+    response=XRay,
+    status=201,
+    subject=XRAY,
+    extra_responses={413: "Body too large", 415: "Not multipart, or not an accepted image"},
+)
+async def upload_xray(ctx: Context) -> web.Response:
+    max_bytes = ctx.settings.max_upload_bytes
+    request = ctx.request
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"The upload is larger than the {max_bytes} bytes allowed.")
+    if request.content_type != "multipart/form-data":
+        raise UnsupportedMediaType("The upload must be multipart/form-data.")
+    # Hand the database connection back while the body streams in; SQLite has only one.
+    await ctx.db.commit()
+    temp_path = request.app[STORAGE].new_temp_path()
+    try:
+        upload = await receive_upload(request, temp_path, max_bytes)
+        _requested_patient(ctx, upload.fields.get("user_id"))
+        fields = XRayUploadFields.model_validate(upload.fields)
+        if ctx.user.usertype == UserType.patient:
+            patient_id = ctx.user.id
+        elif fields.user_id is None:
+            raise invalid("user_id", "Name the patient this x-ray belongs to.")
+        else:
+            try:
+                patient_id = (await load_patient(ctx.db, fields.user_id)).id
+            except NotFound:
+                raise invalid("user_id", "There is no patient with this id.") from None
+        ctx.audit.about(XRAY, None, patient_id)
+        if upload.image is None:
+            raise invalid("image", "Attach the image file.")
+        xray = await _store(ctx, upload.image, fields, patient_id)
+    finally:
+        await asyncio.to_thread(temp_path.unlink, True)
+    return json_response(xray_out(xray), status=201)
+
+
+@routes.get("/api/xrays/{user_id}")
+@endpoint(
+    "A patient's x-rays, newest first",
+    roles=ANY_USER,
+    query=PageQuery,
+    response=Page[XRay],
+    subject=XRAY,
+)
+async def list_xrays(ctx: Context) -> web.Response:
+    patient_id = ctx.path_id("user_id")
+    ctx.audit.about(XRAY, None, patient_id)
+    require_patient_records(ctx.user, patient_id)
+    await load_patient(ctx.db, patient_id)
+    page = ctx.query(PageQuery)
+    statement = select(XRayRow).where(XRayRow.user_id == patient_id, XRayRow.deleted_at.is_(None))
+    xrays, next_cursor = await fetch_page(ctx.db, statement, XRayRow.id, page)
+    if xrays:
+        ctx.audit.record_patients(XRAY, {patient_id})
+    return json_response(Page[XRay](items=[xray_out(x) for x in xrays], next_cursor=next_cursor))
+
+
+async def _visible_xray(ctx: Context, object_type: AuditObjectType) -> XRayRow:
+    xray_id = ctx.path_id("xray_id")
+    xray = await ctx.db.get(XRayRow, xray_id)
+    ctx.audit.about(object_type, xray_id, xray.user_id if xray is not None else None)
+    return require_xray_visible(ctx.user, xray)
+
+
+@routes.get("/api/unique_xray/{xray_id}")
+@endpoint("One x-ray", roles=ANY_USER, response=XRay, subject=XRAY)
+async def get_xray(ctx: Context) -> web.Response:
+    xray = await _visible_xray(ctx, XRAY)
+    ctx.audit.record(XRAY, xray.id, xray.user_id)
+    return json_response(xray_out(xray))
+
+
+@routes.patch("/api/xrays/{xray_id}")
+@endpoint(
+    "Change an x-ray: the result (doctors, admins) or name, type, description (its patient)",
+    roles=ANY_USER,
+    body=XRayUpdate,
+    response=XRay,
+    subject=XRAY,
+)
+async def update_xray(ctx: Context) -> web.Response:
+    xray = await _visible_xray(ctx, XRAY)
+    refused = set(XRayUpdate.model_fields) - xray_fields_for(ctx.user, xray)
+    body = await ctx.json_body(XRayUpdate, refused=refused)
+    for name in body.model_fields_set:
+        setattr(xray, name, getattr(body, name))
+    await ctx.db.flush()
+    ctx.audit.record(XRAY, xray.id, xray.user_id)
+    return json_response(xray_out(xray))
+
+
+@routes.delete("/api/xrays/{xray_id}")
+@endpoint("Delete an x-ray (admins; kept for retention)", roles=ADMIN, status=204, subject=XRAY)
+async def delete_xray(ctx: Context) -> web.Response:
+    xray = await _visible_xray(ctx, XRAY)
+    xray.deleted_at = ctx.now
+    ctx.audit.record(XRAY, xray.id, xray.user_id)
+    return no_content()
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {candidate.strip() for candidate in if_none_match.split(",")}
+    return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
+
+
+async def _send_file(ctx: Context, path: Path, content_type: str, etag: str) -> web.StreamResponse:
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if _etag_matches(ctx.request.headers.get("If-None-Match"), etag):
+        return web.Response(status=304, headers=headers)
+    size = (await asyncio.to_thread(path.stat)).st_size
+    response = web.StreamResponse(headers=headers)
+    response.content_type = content_type
+    response.content_length = size
+    await response.prepare(ctx.request)
+    if ctx.request.method != "HEAD":
+        with await asyncio.to_thread(path.open, "rb") as handle:
+            while chunk := await asyncio.to_thread(handle.read, STREAM_CHUNK):
+                await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+@routes.get("/api/xrays/{xray_id}/image")
+@endpoint(
+    "The original image, exact bytes, with ETag and conditional GET",
+    roles=ANY_USER,
+    subject=AuditObjectType.xray_image,
+    extra_responses={304: "Not modified"},
+)
+async def get_image(ctx: Context) -> web.StreamResponse:
+    xray = await _visible_xray(ctx, AuditObjectType.xray_image)
+    ctx.audit.record(AuditObjectType.xray_image, xray.id, xray.user_id)
+    path = ctx.request.app[STORAGE].original_path(xray.sha256)
+    # Record the read before the body goes out: the response is committed to once prepared.
+    ctx.audit.flush_into(ctx.db)
+    await ctx.db.commit()
+    return await _send_file(ctx, path, xray.content_type, f'"{xray.sha256}"')
+
+
+@routes.get("/api/xrays/{xray_id}/thumbnail")
+@endpoint(
+    "A small preview (longest side at most 256 px)",
+    roles=ANY_USER,
+    subject=AuditObjectType.xray_thumbnail,
+    extra_responses={304: "Not modified"},
+)
+async def get_thumbnail(ctx: Context) -> web.StreamResponse:
+    xray = await _visible_xray(ctx, AuditObjectType.xray_thumbnail)
+    ctx.audit.record(AuditObjectType.xray_thumbnail, xray.id, xray.user_id)
+    path = ctx.request.app[STORAGE].thumbnail_path(xray.sha256, xray.content_type)
+    ctx.audit.flush_into(ctx.db)
+    await ctx.db.commit()
+    return await _send_file(ctx, path, xray.thumbnail_type, f'"{xray.sha256}-thumbnail"')

@@ -1,0 +1,90 @@
+"""The audit trail: who read or changed which patient's data, and every refused attempt."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import utcnow
+from server.orm import AuditEventRow
+from shared.enums import AuditAction, AuditObjectType, AuditOutcome
+
+ACTION_BY_METHOD = {
+    "GET": AuditAction.read,
+    "HEAD": AuditAction.read,
+    "POST": AuditAction.create,
+    "PUT": AuditAction.update,
+    "PATCH": AuditAction.update,
+    "DELETE": AuditAction.delete,
+}
+
+
+@dataclass(slots=True)
+class Subject:
+    """What a request is about, so that a refusal can be recorded against it."""
+
+    object_type: AuditObjectType
+    object_id: int | None = None
+    patient_id: int | None = None
+
+
+@dataclass(slots=True)
+class AuditTrail:
+    """The events of one request. Successful events are committed with the request's own
+    transaction (all or nothing); a refusal is written in a transaction of its own."""
+
+    ip: str | None
+    action: AuditAction
+    subject: Subject | None
+    actor_id: int | None = None
+    events: list[AuditEventRow] = field(default_factory=list)
+
+    def record(
+        self,
+        object_type: AuditObjectType,
+        object_id: int | None,
+        patient_id: int | None,
+        *,
+        action: AuditAction | None = None,
+        outcome: AuditOutcome = AuditOutcome.ok,
+        actor_id: int | None = None,
+    ) -> None:
+        self.events.append(
+            AuditEventRow(
+                at=utcnow(),
+                actor_id=actor_id if actor_id is not None else self.actor_id,
+                action=action or self.action,
+                object_type=object_type,
+                object_id=object_id,
+                patient_id=patient_id,
+                outcome=outcome,
+                ip=self.ip,
+            )
+        )
+
+    def record_patients(self, object_type: AuditObjectType, patient_ids: set[int]) -> None:
+        """One event per patient whose data a list returned."""
+        for patient_id in sorted(patient_ids):
+            self.record(object_type, None, patient_id)
+
+    def about(
+        self, object_type: AuditObjectType, object_id: int | None, patient_id: int | None
+    ) -> None:
+        self.subject = Subject(object_type, object_id, patient_id)
+
+    def refusal(self, outcome: AuditOutcome) -> AuditEventRow | None:
+        if self.subject is None:
+            return None
+        return AuditEventRow(
+            at=utcnow(),
+            actor_id=self.actor_id,
+            action=self.action,
+            object_type=self.subject.object_type,
+            object_id=self.subject.object_id,
+            patient_id=self.subject.patient_id,
+            outcome=outcome,
+            ip=self.ip,
+        )
+
+    def flush_into(self, db: AsyncSession) -> None:
+        db.add_all(self.events)
+        self.events = []

@@ -1,0 +1,141 @@
+"""`python -m server` / `medsys-server`: migrate, serve, create-user, seed-demo."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from server.app import create_app
+from server.db import create_engine, create_sessionmaker
+from server.errors import Conflict, field_errors
+from server.migrate import current_revision, head_revision, upgrade_to_head
+from server.security import PasswordHasher
+from server.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
+from server.settings import Settings, SettingsError, settings_from_env
+from server.users import create_user
+from shared.models import AdminUserCreate
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medsys-server", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply all database migrations")
+    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    create = commands.add_parser("create-user", help="create an active user of any type")
+    create.add_argument("--usertype", required=True, choices=["patient", "doctor", "admin"])
+    create.add_argument("--email", required=True)
+    create.add_argument("--full-name", required=True)
+    create.add_argument("--phone")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from the first line of standard input",
+    )
+    commands.add_parser("seed-demo", help="fill an empty database with demo users and records")
+    return parser
+
+
+async def _is_migrated(settings: Settings) -> bool:
+    engine = create_engine(settings.database_url)
+    try:
+        return await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    if not asyncio.run(_is_migrated(settings)):
+        print(
+            "The database is not migrated to the latest revision; "
+            "run `medsys-server migrate` first.",
+            file=sys.stderr,
+        )
+        return 2
+    web.run_app(create_app(settings), host=host, port=port, print=None)
+    return 0
+
+
+async def _create_user(settings: Settings, args: argparse.Namespace, password: str) -> int:
+    try:
+        body = AdminUserCreate.model_validate(
+            {
+                "full_name": args.full_name,
+                "email": args.email,
+                # The API requires a phone; the operator's CLI may leave it out.
+                "phone": args.phone or "-",
+                "usertype": args.usertype,
+                "password": password,
+            },
+            strict=False,
+        )
+    except ValidationError as error:
+        for item in field_errors(error):
+            print(f"{item.field}: {item.message}", file=sys.stderr)
+        return 1
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            user = await create_user(
+                db,
+                PasswordHasher(settings.argon2_memory_kib, settings.argon2_time_cost),
+                full_name=body.full_name,
+                email=body.email,
+                phone=args.phone,
+                usertype=body.usertype,
+                password=body.password,
+                is_active=True,
+            )
+            await db.commit()
+    except Conflict as error:
+        print(error.detail, file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"Created {user.usertype} {user.email} (id {user.id}).")
+    return 0
+
+
+async def _seed(settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            hasher = PasswordHasher(settings.argon2_memory_kib, settings.argon2_time_cost)
+            seeded = await seed_demo(db, settings, hasher)
+    finally:
+        await engine.dispose()
+    print(
+        "Demo data added." if seeded else "The database already holds users; nothing added."
+    )
+    print(f"Demo accounts (if not changed since), password {DEMO_PASSWORD!r}:")
+    for account in DEMO_ACCOUNTS:
+        print(f"  {account.usertype:8} {account.email}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = settings_from_env()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        upgrade_to_head(settings.database_url)
+        print("The database is at the latest revision.")
+        return 0
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "create-user":
+        line = sys.stdin.readline()
+        return asyncio.run(_create_user(settings, args, line.removesuffix("\n").removesuffix("\r")))
+    return asyncio.run(_seed(settings))

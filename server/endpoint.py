@@ -1,0 +1,212 @@
+"""The declaration every route handler is written with.
+
+`@endpoint(roles=..., body=..., response=...)` wraps a handler taking a `Context`: it opens the
+request's database session, authenticates and enforces the roles, commits the handler's work
+together with its audit events, records refusals, and keeps the declaration for the OpenAPI
+document.
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit import ACTION_BY_METHOD, AuditTrail, Subject
+from server.errors import ApiError, BadRequest, Forbidden, NotFound
+from server.keys import CLOCK, SESSIONMAKER, SETTINGS
+from server.orm import UserRow
+from server.sessions import authenticate
+from server.settings import Settings
+from shared.enums import AuditObjectType, AuditOutcome, UserType
+
+log = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+MAX_ID = 2**63 - 1
+PATIENT = frozenset({UserType.patient})
+DOCTOR = frozenset({UserType.doctor})
+ADMIN = frozenset({UserType.admin})
+STAFF = frozenset({UserType.doctor, UserType.admin})
+ANY_USER = frozenset(UserType)
+
+
+@dataclass(slots=True)
+class Context:
+    """Everything a handler needs for one request."""
+
+    request: web.Request
+    db: AsyncSession
+    audit: AuditTrail
+    now: datetime
+    _user: UserRow | None = None
+    session_id: str | None = None
+
+    @property
+    def user(self) -> UserRow:
+        if self._user is None:
+            raise RuntimeError("user requested on a public endpoint")
+        return self._user
+
+    @property
+    def settings(self) -> Settings:
+        return self.request.app[SETTINGS]
+
+    def path_id(self, name: str) -> int:
+        """An id from the path: an integer 1..2^63−1, anything else is 'no such object'."""
+        raw = self.request.match_info[name]
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+            raise NotFound("There is no such object.")
+        return int(raw)
+
+    async def json_body(self, model: type[ModelT], refused: Iterable[str] = ()) -> ModelT:
+        """The body parsed into `model`: 400 if it is not a JSON object, 403 if it sets a
+        field of `refused` (known, but not the caller's to set), 422 if it does not validate."""
+        raw = await self.request.read()
+        try:
+            parsed = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BadRequest("The body is not valid JSON.") from None
+        if not isinstance(parsed, dict):
+            raise BadRequest("The body must be a JSON object.")
+        not_allowed = sorted(set(parsed) & set(refused))
+        if not_allowed:
+            raise Forbidden(f"Your role may not set: {', '.join(not_allowed)}.")
+        return model.model_validate_json(raw)
+
+    def query(self, model: type[ModelT]) -> ModelT:
+        # Query values are strings by nature; the query models are lenient and parse them.
+        return model.model_validate(dict(self.request.query))
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    """The declaration of one endpoint, read by the OpenAPI assembly."""
+
+    summary: str
+    roles: frozenset[UserType] | None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    subject: AuditObjectType | None = None
+    extra_responses: dict[int, str] = field(default_factory=dict)
+
+
+# Answers that refuse access; each is audited. (422s and the like are the caller's mistakes.)
+REFUSALS = frozenset({401, 403, 404, 429})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SPEC_ATTRIBUTE = "__medsys_endpoint__"
+
+
+def endpoint_spec(handler: object) -> EndpointSpec | None:
+    spec = getattr(handler, SPEC_ATTRIBUTE, None)
+    return spec if isinstance(spec, EndpointSpec) else None
+
+
+def endpoint(
+    summary: str,
+    *,
+    roles: frozenset[UserType] | None,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    subject: AuditObjectType | None = None,
+    extra_responses: dict[int, str] | None = None,
+) -> Callable[[Callable[[Context], Awaitable[web.StreamResponse]]], Handler]:
+    """Declare a route handler. `roles=None` makes it public; `subject` names what the route
+    is about, so that a refused attempt is audited even before the handler has run."""
+    spec = EndpointSpec(
+        summary, roles, body, query, response, status, subject, extra_responses or {}
+    )
+
+    def wrap(function: Callable[[Context], Awaitable[web.StreamResponse]]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await _run(spec, function, request)
+
+        setattr(handler, SPEC_ATTRIBUTE, spec)
+        handler.__name__ = function.__name__
+        handler.__doc__ = function.__doc__
+        return handler
+
+    return wrap
+
+
+def _default_subject(spec: EndpointSpec, request: web.Request) -> Subject | None:
+    if spec.subject is None:
+        return None
+    object_id = None
+    for raw in request.match_info.values():
+        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ID:
+            object_id = int(raw)
+            break
+    return Subject(spec.subject, object_id)
+
+
+async def _run(
+    spec: EndpointSpec,
+    function: Callable[[Context], Awaitable[web.StreamResponse]],
+    request: web.Request,
+) -> web.StreamResponse:
+    app = request.app
+    audit = AuditTrail(
+        ip=request.remote,
+        action=ACTION_BY_METHOD.get(request.method, ACTION_BY_METHOD["GET"]),
+        subject=_default_subject(spec, request),
+    )
+    async with app[SESSIONMAKER]() as db:
+        context = Context(request=request, db=db, audit=audit, now=app[CLOCK]())
+        try:
+            if spec.roles is not None:
+                user, session_id = await authenticate(
+                    db, app[SETTINGS], request.headers.get("Authorization"), context.now
+                )
+                context._user, context.session_id = user, session_id
+                audit.actor_id = user.id
+                if user.usertype not in spec.roles:
+                    raise Forbidden("Your role may not use this endpoint.")
+            response = await function(context)
+            audit.flush_into(db)
+            await db.commit()
+            return response
+        except ApiError as error:
+            await db.rollback()
+            if error.status in REFUSALS:
+                await _record_refusal(db, audit, AuditOutcome.denied)
+            raise
+        except ValidationError:
+            await db.rollback()
+            raise
+        except Exception:
+            await db.rollback()
+            await _record_refusal(db, audit, AuditOutcome.error)
+            raise
+
+
+async def _record_refusal(db: AsyncSession, audit: AuditTrail, outcome: AuditOutcome) -> None:
+    event = audit.refusal(outcome)
+    if event is None:
+        return
+    try:
+        db.add(event)
+        await db.commit()
+    except Exception:
+        # The answer to the client must not change because the trail could not be written;
+        # the failure is logged for the operator instead.
+        log.exception("could not write the audit event of a refused request")
+        await db.rollback()
+
+
+def json_response(body: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=body.model_dump_json(), content_type="application/json")
+
+
+def no_content() -> web.Response:
+    return web.Response(status=204)

@@ -1,0 +1,142 @@
+"""Domain errors and the one middleware that turns every error into RFC 9457 problem+json."""
+
+import json
+import logging
+from collections.abc import Iterable
+from http import HTTPStatus
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import ValidationError
+
+from shared.base import FieldError, Problem
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiError(Exception):
+    """An error with an HTTP status; raised by services and handlers, rendered by the middleware."""
+
+    status: int = 500
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Iterable[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors) if errors is not None else None
+        self.headers = headers or {}
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+    def __init__(self, detail: str = "Authentication is required.") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
+class Unprocessable(ApiError):
+    status = 422
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    """Pydantic's errors as `{field, message}`, the field a dotted path into the body."""
+    result = []
+    for item in error.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in item["loc"]) or "body"
+        result.append(FieldError(field=location, message=item["msg"]))
+    return result
+
+
+def invalid(field: str, message: str) -> Unprocessable:
+    """A 422 about one field."""
+    return Unprocessable(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    problem = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors)
+    return web.Response(
+        status=status,
+        text=problem.model_dump_json(exclude_none=True),
+        content_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+_HTTP_DETAILS = {
+    404: "There is nothing at this address.",
+    405: "This method is not allowed here.",
+}
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return problem_response(
+            error.status, error.detail, errors=error.errors, headers=error.headers
+        )
+    except ValidationError as error:
+        errors = field_errors(error)
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        return problem_response(422, detail, errors=errors)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        detail = _HTTP_DETAILS.get(error.status) or error.reason
+        headers = {k: v for k, v in error.headers.items() if k in ("Allow", "Retry-After")}
+        return problem_response(error.status, detail, headers=headers)
+    except json.JSONDecodeError:
+        return problem_response(400, "The body is not valid JSON.")
+    except Exception:
+        # Never leak a stack trace, SQL or a path: log it here, answer in general terms.
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return problem_response(500, "The server could not complete the request.")

@@ -1,0 +1,21 @@
+"""Every piece of application state, declared once as a typed AppKey."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from server.security import PasswordHasher
+from server.settings import Settings
+from server.storage import ImageStore
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+STORAGE = web.AppKey("storage", ImageStore)
+PASSWORDS = web.AppKey("passwords", PasswordHasher)
+# The time source; tests replace it to step past idle timeouts and token lifetimes.
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+# Built once at start-up from the routes; served by GET /api/openapi.json.
+OPENAPI = web.AppKey("openapi", dict[str, object])

@@ -1,0 +1,62 @@
+"""Password hashing (argon2 through passlib) and signed access tokens (JWT, HS256)."""
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from passlib.context import CryptContext
+
+ALGORITHM = "HS256"
+
+
+class PasswordHasher:
+    """argon2id hashing; the work runs in a thread so the event loop keeps serving."""
+
+    def __init__(self, memory_kib: int, time_cost: int) -> None:
+        self._context = CryptContext(
+            schemes=["argon2"], argon2__memory_cost=memory_kib, argon2__time_cost=time_cost
+        )
+        # Verified when the email is unknown, so that a wrong email costs as much as a wrong
+        # password and the answer time does not tell which accounts exist.
+        self._dummy_hash = self._context.hash(secrets.token_urlsafe(16))
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._context.hash, password)
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        if password_hash is None:
+            await asyncio.to_thread(self._context.verify, password, self._dummy_hash)
+            return False
+        return bool(await asyncio.to_thread(self._context.verify, password, password_hash))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: int
+    session_id: str
+
+
+def issue_token(secret_key: str, user_id: int, session_id: str, now: datetime, ttl: int) -> str:
+    claims = {
+        "sub": str(user_id),
+        "jti": session_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+    }
+    return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
+
+
+def decode_token(secret_key: str, token: str) -> TokenClaims:
+    """The claims of a valid, unexpired token; jwt.InvalidTokenError for anything else."""
+    claims = jwt.decode(
+        token,
+        secret_key,
+        algorithms=[ALGORITHM],  # pinned: never let the token choose its algorithm
+        options={"require": ["sub", "jti", "iat", "exp"]},
+    )
+    try:
+        return TokenClaims(user_id=int(claims["sub"]), session_id=str(claims["jti"]))
+    except (TypeError, ValueError):
+        raise jwt.InvalidTokenError("malformed subject") from None

@@ -1,0 +1,177 @@
+"""Demo data for `make run` and the screenshots: a small practice with a few records."""
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.demo_images import radiograph_pixels, write_dicom, write_jpeg, write_png
+from server.imaging import sniff_content_type
+from server.ingest import store_image
+from server.orm import MedicalHistoryRow, QuestionRow, ResponseRow, UserRow, XRayRow
+from server.security import PasswordHasher
+from server.settings import Settings
+from server.storage import ImageStore
+from server.users import create_user
+from shared.enums import QuestionStatus, UserType, XRayType
+
+DEMO_PASSWORD = "medsys-demo"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    usertype: UserType
+    full_name: str
+    email: str
+    phone: str
+
+
+DEMO_ACCOUNTS = (
+    DemoAccount(UserType.admin, "Ada Admin", "admin@medsys.example", "+1 555 0100"),
+    DemoAccount(UserType.doctor, "Dr. Grace Hopper", "grace@medsys.example", "+1 555 0101"),
+    DemoAccount(UserType.doctor, "Dr. Alan Turing", "alan@medsys.example", "+1 555 0102"),
+    DemoAccount(UserType.patient, "Paula Patient", "paula@medsys.example", "+1 555 0200"),
+    DemoAccount(UserType.patient, "Peter Patient", "peter@medsys.example", "+1 555 0201"),
+)
+
+
+async def _add_xray(
+    db: AsyncSession,
+    store: ImageStore,
+    settings: Settings,
+    source: Path,
+    patient: UserRow,
+    uploader: UserRow,
+    name: str,
+    xray_type: XRayType,
+    result: str | None = None,
+) -> XRayRow:
+    data = await asyncio.to_thread(source.read_bytes)
+    head = data[:132]
+    assert sniff_content_type(head) is not None
+    sha256 = hashlib.sha256(data).hexdigest()
+    stored = await store_image(store, source, head, sha256, settings.max_image_pixels)
+    xray = XRayRow(
+        user_id=patient.id,
+        uploaded_by_id=uploader.id,
+        name_of_xray=name,
+        description_of_xray=f"{name}, taken at the practice.",
+        result_of_xray=result,
+        type_of_xray=xray_type,
+        content_type=stored.info.content_type,
+        width=stored.info.width,
+        height=stored.info.height,
+        size_bytes=len(data),
+        sha256=sha256,
+        thumbnail_type=stored.thumbnail_type,
+    )
+    db.add(xray)
+    await db.flush()
+    return xray
+
+
+async def seed_demo(db: AsyncSession, settings: Settings, passwords: PasswordHasher) -> bool:
+    """Fill an empty database; False (and nothing changed) when it already holds users."""
+    if await db.scalar(select(func.count()).select_from(UserRow)):
+        return False
+    store = ImageStore(settings.storage_dir)
+    await asyncio.to_thread(store.prepare)
+    users = {}
+    for account in DEMO_ACCOUNTS:
+        users[account.email] = await create_user(
+            db,
+            passwords,
+            full_name=account.full_name,
+            email=account.email,
+            phone=account.phone,
+            usertype=account.usertype,
+            password=DEMO_PASSWORD,
+            is_active=True,
+        )
+    grace, alan = users["grace@medsys.example"], users["alan@medsys.example"]
+    paula, peter = users["paula@medsys.example"], users["peter@medsys.example"]
+
+    sources = {}
+    for name, writer, seed in (
+        ("chest.dcm", write_dicom, 1),
+        ("chest-2025.png", write_png, 2),
+        ("hand.jpg", write_jpeg, 3),
+    ):
+        path = store.new_temp_path(suffix=name)
+        await asyncio.to_thread(writer, path, radiograph_pixels(seed=seed))
+        sources[name] = path
+    chest = await _add_xray(
+        db,
+        store,
+        settings,
+        sources["chest.dcm"],
+        paula,
+        grace,
+        "Chest PA",
+        XRayType.chest,
+        result="Lungs clear; no effusion. Heart size normal.",
+    )
+    await _add_xray(
+        db,
+        store,
+        settings,
+        sources["chest-2025.png"],
+        paula,
+        paula,
+        "Chest PA (last year)",
+        XRayType.chest,
+    )
+    await _add_xray(
+        db, store, settings, sources["hand.jpg"], peter, peter, "Left hand", XRayType.limb
+    )
+
+    for patient, name, description in (
+        (paula, "Appendectomy", "Laparoscopic, 2019; uneventful recovery."),
+        (paula, "Physiotherapy for the right knee", "Twelve sessions, 2023."),
+        (peter, "Tonsillectomy", "In childhood."),
+    ):
+        db.add(
+            MedicalHistoryRow(
+                user_id=patient.id,
+                created_by_id=grace.id,
+                name_of_surgery=name,
+                description_of_surgery=description,
+            )
+        )
+    answered = QuestionRow(
+        patient_id=paula.id,
+        doctor_id=grace.id,
+        xray_id=chest.id,
+        question_text="Is my chest x-ray normal? I still cough in the mornings.",
+        status=QuestionStatus.answered,
+    )
+    db.add(answered)
+    await db.flush()
+    db.add(
+        ResponseRow(
+            question_id=answered.id,
+            doctor_id=grace.id,
+            response_text="The film is normal. If the cough lasts another two weeks, book a visit.",
+        )
+    )
+    db.add_all(
+        [
+            QuestionRow(
+                patient_id=paula.id,
+                doctor_id=None,
+                question_text="Can I take ibuprofen together with my blood pressure tablets?",
+                status=QuestionStatus.pending,
+            ),
+            QuestionRow(
+                patient_id=peter.id,
+                doctor_id=alan.id,
+                question_text="My left hand hurts after a fall. Should the x-ray be repeated?",
+                status=QuestionStatus.pending,
+            ),
+        ]
+    )
+    await db.commit()
+    return True

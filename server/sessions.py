@@ -1,0 +1,100 @@
+"""Login sessions: issuing tokens, checking them on every request, revoking them."""
+
+import secrets
+from datetime import datetime, timedelta
+
+import jwt
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import Unauthorized
+from server.orm import SessionRow, UserRow
+from server.security import decode_token, issue_token
+from server.settings import Settings
+
+
+async def open_session(db: AsyncSession, settings: Settings, user: UserRow, now: datetime) -> str:
+    """Create a session for the user and return its signed access token."""
+    session_id = secrets.token_urlsafe(24)
+    db.add(
+        SessionRow(
+            id=session_id,
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=settings.token_ttl),
+        )
+    )
+    return issue_token(settings.secret_key, user.id, session_id, now, settings.token_ttl)
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized("Authentication is required: send 'Authorization: Bearer <token>'.")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
+    return token.strip()
+
+
+def _touch_interval(settings: Settings) -> timedelta:
+    # Writing last_seen_at on every request would make every read a write; refreshing it at a
+    # fraction of the idle timeout keeps the timeout accurate to within that fraction (it can
+    # only end a session early, never late).
+    return timedelta(seconds=min(60.0, settings.idle_timeout / 10))
+
+
+async def authenticate(
+    db: AsyncSession, settings: Settings, authorization: str | None, now: datetime
+) -> tuple[UserRow, str]:
+    """The user and session id behind a bearer token, or Unauthorized."""
+    token = bearer_token(authorization)
+    try:
+        claims = decode_token(settings.secret_key, token)
+    except jwt.InvalidTokenError:
+        raise Unauthorized("The access token is invalid or has expired.") from None
+    row = (
+        await db.execute(
+            select(SessionRow, UserRow)
+            .join(UserRow, UserRow.id == SessionRow.user_id)
+            .where(SessionRow.id == claims.session_id, SessionRow.user_id == claims.user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthorized("The session is unknown.")
+    session, user = row
+    if session.revoked_at is not None:
+        raise Unauthorized("The session has ended; please log in again.")
+    if not user.is_active:
+        raise Unauthorized("The account is not active.")
+    if now >= session.expires_at:
+        raise Unauthorized("The session has expired; please log in again.")
+    if now - session.last_seen_at >= timedelta(seconds=settings.idle_timeout):
+        session.revoked_at = now
+        await db.commit()
+        raise Unauthorized("The session timed out after inactivity; please log in again.")
+    if now - session.last_seen_at >= _touch_interval(settings):
+        session.last_seen_at = now
+    return user, session.id
+
+
+async def revoke_session(db: AsyncSession, session_id: str, now: datetime) -> None:
+    await db.execute(
+        update(SessionRow)
+        .where(SessionRow.id == session_id, SessionRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def revoke_user_sessions(
+    db: AsyncSession, user_id: int, now: datetime, keep: str | None = None
+) -> None:
+    """End every session of a user (but `keep`, the caller's own, where given)."""
+    statement = (
+        update(SessionRow)
+        .where(SessionRow.user_id == user_id, SessionRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if keep is not None:
+        statement = statement.where(SessionRow.id != keep)
+    await db.execute(statement)

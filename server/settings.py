@@ -1,0 +1,82 @@
+"""Server settings, read from the environment (the names are listed in docs/api.md)."""
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(Exception):
+    """An environment variable holds a value the server cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    storage_dir: Path
+    secret_key: str
+    token_ttl: int = 28800
+    idle_timeout: int = 900
+    max_upload_bytes: int = 104857600
+    max_image_pixels: int = 100_000_000
+    # argon2 cost; the defaults are passlib's. Only tests lower them, to keep the suite quick.
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
+    login_failures_per_email: int = 5
+    login_failures_per_address: int = 200
+    login_window_seconds: int = 900
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _int_env(environ: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The key that signs tokens: generated once and kept (owner-only) in the data directory."""
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: if another process created it first, use theirs.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    data_dir = Path(env.get("MEDSYS_DATA_DIR") or "./var").resolve()
+    database_url = env.get("MEDSYS_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'medsys.db'}"
+    storage_dir = Path(env.get("MEDSYS_STORAGE_DIR") or data_dir / "storage").resolve()
+    secret_key = env.get("MEDSYS_SECRET_KEY") or _secret_key(data_dir)
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        storage_dir=storage_dir,
+        secret_key=secret_key,
+        token_ttl=_int_env(env, "MEDSYS_TOKEN_TTL", 28800),
+        idle_timeout=_int_env(env, "MEDSYS_IDLE_TIMEOUT", 900),
+        max_upload_bytes=_int_env(env, "MEDSYS_MAX_UPLOAD_BYTES", 104857600),
+        max_image_pixels=_int_env(env, "MEDSYS_MAX_IMAGE_PIXELS", 100_000_000),
+        argon2_memory_kib=_int_env(env, "MEDSYS_ARGON2_MEMORY_KIB", 65536, minimum=8),
+        argon2_time_cost=_int_env(env, "MEDSYS_ARGON2_TIME_COST", 3),
+    )

@@ -1,0 +1,210 @@
+"""Request and response bodies of the medsys API (see docs/api.md)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from shared.base import (
+    Email,
+    FullName,
+    LongText,
+    NotNull,
+    Password,
+    Phone,
+    RequestModel,
+    ResponseModel,
+    Title,
+)
+from shared.enums import (
+    AuditAction,
+    AuditObjectType,
+    AuditOutcome,
+    QuestionStatus,
+    UserType,
+    XRayType,
+)
+
+# --- users and sessions ---------------------------------------------------------------
+
+
+class User(ResponseModel):
+    id: int
+    full_name: str
+    email: str
+    phone: str | None
+    usertype: UserType
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class RegisterRequest(RequestModel):
+    full_name: FullName
+    email: Email
+    phone: Phone
+    # "admin" is refused: nobody registers themselves as an admin.
+    usertype: Literal["patient", "doctor"]
+    password: Password
+
+
+class AdminUserCreate(RequestModel):
+    full_name: FullName
+    email: Email
+    phone: Phone
+    usertype: UserType
+    password: Password
+
+
+class UserEnvelope(ResponseModel):
+    user: User
+
+
+class LoginRequest(RequestModel):
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+    # Not a Password: a login must not reveal the password rules, only right or wrong.
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class LoginResponse(ResponseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    user: User
+
+
+class ProfileUpdate(RequestModel):
+    full_name: Annotated[FullName | None, NotNull] = None
+    phone: Phone | None = None
+
+
+class PasswordChange(RequestModel):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: Password
+
+
+class AdminUserUpdate(RequestModel):
+    full_name: Annotated[FullName | None, NotNull] = None
+    phone: Phone | None = None
+    usertype: Annotated[UserType | None, NotNull] = None
+    is_active: Annotated[bool | None, NotNull] = None
+
+
+class DoctorSummary(ResponseModel):
+    id: int
+    full_name: str
+
+
+# --- questions ------------------------------------------------------------------------
+
+
+class Response(ResponseModel):
+    id: int
+    question_id: int
+    doctor_id: int
+    response_text: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class Question(ResponseModel):
+    id: int
+    patient_id: int
+    doctor_id: int | None
+    xray_id: int | None
+    question_text: str
+    status: QuestionStatus
+    created_at: datetime
+    updated_at: datetime
+    responses: list[Response] = Field(default_factory=list)
+
+
+class QuestionCreate(RequestModel):
+    question_text: Annotated[str, Field(min_length=1, max_length=5000)]
+    doctor_id: int | None = None
+    xray_id: int | None = None
+
+
+class ResponseCreate(RequestModel):
+    response_text: Annotated[str, Field(min_length=1, max_length=10000)]
+
+
+# --- x-rays ---------------------------------------------------------------------------
+
+
+class XRay(ResponseModel):
+    id: int
+    user_id: int
+    name_of_xray: str
+    description_of_xray: str | None
+    result_of_xray: str | None
+    type_of_xray: XRayType
+    image_of_xray: str
+    thumbnail_url: str
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class XRayUploadFields(RequestModel):
+    """The text fields of the multipart upload; form values arrive as strings."""
+
+    model_config = RequestModel.model_config | {"strict": False}
+
+    name_of_xray: Title
+    type_of_xray: XRayType
+    description_of_xray: LongText | None = None
+    user_id: int | None = None
+
+
+class XRayUpdate(RequestModel):
+    name_of_xray: Annotated[Title | None, NotNull] = None
+    description_of_xray: LongText | None = None
+    type_of_xray: Annotated[XRayType | None, NotNull] = None
+    result_of_xray: LongText | None = None
+
+
+# --- medical histories ----------------------------------------------------------------
+
+
+class MedicalHistory(ResponseModel):
+    id: int
+    user_id: int
+    name_of_surgery: str
+    description_of_surgery: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MedicalHistoryCreate(RequestModel):
+    name_of_surgery: Title
+    description_of_surgery: LongText | None = None
+
+
+class MedicalHistoryUpdate(RequestModel):
+    name_of_surgery: Annotated[Title | None, NotNull] = None
+    description_of_surgery: LongText | None = None
+
+
+# --- audit and meta -------------------------------------------------------------------
+
+
+class AuditEvent(ResponseModel):
+    id: int
+    at: datetime
+    actor_id: int | None
+    action: AuditAction
+    object_type: AuditObjectType
+    object_id: int | None
+    patient_id: int | None
+    outcome: AuditOutcome
+    ip: str | None
+
+
+class Health(ResponseModel):
+    status: str
+    database: str
