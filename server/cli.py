@@ -110,9 +110,7 @@ async def _seed(settings: Settings) -> int:
             seeded = await seed_demo(db, settings, hasher)
     finally:
         await engine.dispose()
-    print(
-        "Demo data added." if seeded else "The database already holds users; nothing added."
-    )
+    print("Demo data added." if seeded else "The database already holds users; nothing added.")
     print(f"Demo accounts (if not changed since), password {DEMO_PASSWORD!r}:")
     for account in DEMO_ACCOUNTS:
         print(f"  {account.usertype:8} {account.email}")

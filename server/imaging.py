@@ -44,6 +44,11 @@ def sniff_content_type(head: bytes) -> str | None:
     return None
 
 
+def _reason(error: BaseException, path: Path) -> str:
+    """A decoder's message for the user, without the server's file-system path in it."""
+    return str(error).replace(str(path), "the file").strip() or type(error).__name__
+
+
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageRejected("The image has no pixels.")
@@ -64,14 +69,17 @@ def _to_8bit(pixels: np.ndarray) -> np.ndarray:
 
 def _decode_raster(path: Path, content_type: str, max_pixels: int) -> Image.Image:
     try:
-        image = Image.open(path)
-        _check_pixels(image.width, image.height, max_pixels)
-        image.load()  # decodes every pixel: a truncated or corrupt file fails here
+        # The file is closed on the way out, also when decoding fails; the pixels stay loaded.
+        with Image.open(path) as image:
+            _check_pixels(image.width, image.height, max_pixels)
+            image.load()  # decodes every pixel: a truncated or corrupt file fails here
     except ImageRejected:
         raise
     except (OSError, SyntaxError, ValueError) as error:
         kind = "PNG" if content_type == PNG else "JPEG"
-        raise ImageRejected(f"The file is not a readable {kind} image ({error}).") from None
+        raise ImageRejected(
+            f"The file is not a readable {kind} image ({_reason(error, path)})."
+        ) from None
     return image
 
 
@@ -79,7 +87,9 @@ def _decode_dicom(path: Path, max_pixels: int) -> tuple[Image.Image, int, int]:
     try:
         dataset = pydicom.dcmread(path)
     except (InvalidDicomError, OSError, ValueError, EOFError) as error:
-        raise ImageRejected(f"The file is not a readable DICOM file ({error}).") from None
+        raise ImageRejected(
+            f"The file is not a readable DICOM file ({_reason(error, path)})."
+        ) from None
     if "PixelData" not in dataset:
         raise ImageRejected("The DICOM file holds no pixel data.")
     width, height = int(dataset.get("Columns", 0)), int(dataset.get("Rows", 0))
@@ -90,7 +100,8 @@ def _decode_dicom(path: Path, max_pixels: int) -> tuple[Image.Image, int, int]:
         syntax = dataset.file_meta.get("TransferSyntaxUID", "unknown")
         name = getattr(syntax, "name", str(syntax))
         raise ImageRejected(
-            f"The DICOM pixel data cannot be decoded (transfer syntax {name}): {error}"
+            f"The DICOM pixel data cannot be decoded (transfer syntax {name}): "
+            f"{_reason(error, path)}"
         ) from None
     frame = frames[0] if int(dataset.get("NumberOfFrames", 1) or 1) > 1 else frames
     photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2"))

@@ -48,15 +48,22 @@ def issue_token(secret_key: str, user_id: int, session_id: str, now: datetime, t
     return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
 
 
-def decode_token(secret_key: str, token: str) -> TokenClaims:
-    """The claims of a valid, unexpired token; jwt.InvalidTokenError for anything else."""
+def decode_token(secret_key: str, token: str, now: datetime) -> TokenClaims:
+    """The claims of a valid, unexpired token; jwt.InvalidTokenError for anything else.
+
+    Time is checked against the server's clock (`now`), the one the sessions use too.
+    """
     claims = jwt.decode(
         token,
         secret_key,
         algorithms=[ALGORITHM],  # pinned: never let the token choose its algorithm
-        options={"require": ["sub", "jti", "iat", "exp"]},
+        options={"require": ["sub", "jti", "iat", "exp"], "verify_exp": False, "verify_iat": False},
     )
     try:
-        return TokenClaims(user_id=int(claims["sub"]), session_id=str(claims["jti"]))
+        expires = int(claims["exp"])
+        token_claims = TokenClaims(user_id=int(claims["sub"]), session_id=str(claims["jti"]))
     except (TypeError, ValueError):
-        raise jwt.InvalidTokenError("malformed subject") from None
+        raise jwt.InvalidTokenError("malformed claims") from None
+    if expires <= now.timestamp():
+        raise jwt.ExpiredSignatureError("the token has expired")
+    return token_claims

@@ -50,7 +50,7 @@ async def authenticate(
     """The user and session id behind a bearer token, or Unauthorized."""
     token = bearer_token(authorization)
     try:
-        claims = decode_token(settings.secret_key, token)
+        claims = decode_token(settings.secret_key, token, now)
     except jwt.InvalidTokenError:
         raise Unauthorized("The access token is invalid or has expired.") from None
     row = (

@@ -1,5 +1,6 @@
 """Login throttling, kept in the database so that every server process sees the same counts."""
 
+import math
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -32,7 +33,7 @@ async def check_login_allowed(
             retry_after = recent[-1] + window - now
             raise TooManyRequests(
                 "Too many failed logins; try again later.",
-                retry_after=int(retry_after.total_seconds()) + 1,
+                retry_after=math.ceil(retry_after.total_seconds()),
             )
 
 

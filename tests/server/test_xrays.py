@@ -1,0 +1,329 @@
+"""X-ray upload, storage, serving and permissions; bad files leave nothing behind."""
+
+import io
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from PIL import Image
+from sqlalchemy import func, select
+
+from server.db import create_engine
+from server.orm import XRayRow
+from server.settings import Settings
+from tests.server.conftest import Actor, Practice
+from tests.server.problems import field_problem, problem
+from tests.server.uploads import (
+    PYDICOM_FILES,
+    dicom_bytes,
+    form,
+    jpeg_bytes,
+    png16_bytes,
+    png_bytes,
+    upload,
+    upload_png,
+)
+
+
+def stored_files(settings: Settings) -> list[Path]:
+    return sorted(path for path in settings.storage_dir.rglob("*") if path.is_file())
+
+
+async def xray_rows(settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            return int(await connection.scalar(select(func.count()).select_from(XRayRow)) or 0)
+    finally:
+        await engine.dispose()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_bomb(side: int = 20000) -> bytes:
+    """A real decompression bomb: a few kilobytes that decode to side² one-bit pixels."""
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    row = b"\x00" * (1 + side // 8)
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", body)
+        + png_chunk(b"IEND", b"")
+    )
+
+
+async def fetch(client: TestClient, actor: Actor, path: str, **headers: str) -> Any:
+    return await client.get(path, headers={**actor.headers, **headers})
+
+
+@pytest.mark.parametrize(
+    ("kind", "content_type", "size"),
+    [
+        ("png", "image/png", (64, 48)),
+        ("png16", "image/png", (300, 400)),
+        ("jpeg", "image/jpeg", (80, 60)),
+        ("dicom", "application/dicom", (200, 160)),
+    ],
+)
+async def test_patient_uploads_and_reads_back_exact_bytes(
+    client: TestClient,
+    practice: Practice,
+    tmp_path: Path,
+    kind: str,
+    content_type: str,
+    size: tuple[int, int],
+) -> None:
+    image = {
+        "png": png_bytes,
+        "png16": png16_bytes,
+        "jpeg": jpeg_bytes,
+        "dicom": lambda: dicom_bytes(tmp_path),
+    }[kind]()
+    patient = await practice.patient()
+    # The declared type and file name are ignored: content decides.
+    response = await upload(
+        client,
+        patient,
+        form(
+            image,
+            filename="scan.bin",
+            content_type="application/octet-stream",
+            name_of_xray="Left wrist",
+            type_of_xray="limb",
+            description_of_xray="After a fall",
+        ),
+    )
+    assert response.status == 201, await response.text()
+    xray = await response.json()
+    assert xray["user_id"] == patient.id
+    assert (xray["name_of_xray"], xray["type_of_xray"], xray["description_of_xray"]) == (
+        "Left wrist",
+        "limb",
+        "After a fall",
+    )
+    assert xray["result_of_xray"] is None
+    assert (xray["content_type"], xray["width"], xray["height"]) == (content_type, *size)
+    assert xray["size_bytes"] == len(image)
+    assert xray["image_of_xray"] == f"/api/xrays/{xray['id']}/image"
+    assert xray["thumbnail_url"] == f"/api/xrays/{xray['id']}/thumbnail"
+
+    original = await fetch(client, patient, xray["image_of_xray"])
+    assert original.status == 200
+    assert await original.read() == image
+    assert original.content_type == content_type
+    assert original.headers["ETag"] == f'"{xray["sha256"]}"'
+    assert original.headers["Cache-Control"] == "private, no-cache"
+    not_modified = await fetch(
+        client, patient, xray["image_of_xray"], **{"If-None-Match": original.headers["ETag"]}
+    )
+    assert not_modified.status == 304
+    assert await not_modified.read() == b""
+
+    thumbnail = await fetch(client, patient, xray["thumbnail_url"])
+    assert thumbnail.status == 200
+    assert thumbnail.content_type in ("image/png", "image/jpeg")
+    preview = Image.open(io.BytesIO(await thumbnail.read()))
+    width, height = size
+    scale = min(1.0, 256 / max(width, height))  # shrunk to fit 256, never enlarged
+    assert preview.size == (round(width * scale), round(height * scale))
+
+
+async def test_doctor_and_admin_upload_for_a_patient(
+    client: TestClient, practice: Practice
+) -> None:
+    patient, doctor = await practice.patient(), await practice.doctor()
+    for actor in (doctor, practice.admin):
+        xray = await upload_png(client, actor, user_id=str(patient.id))
+        assert xray["user_id"] == patient.id
+    await field_problem(await upload(client, doctor, form(png_bytes())), "user_id")
+    await field_problem(
+        await upload(client, doctor, form(png_bytes(), user_id=str(doctor.id))), "user_id"
+    )
+    await field_problem(await upload(client, doctor, form(png_bytes(), user_id="abc")), "user_id")
+    listed = await (await fetch(client, patient, f"/api/xrays/{patient.id}")).json()
+    assert len(listed["items"]) == 2
+
+
+async def test_patient_may_only_upload_their_own(
+    client: TestClient, practice: Practice, settings: Settings
+) -> None:
+    patient, other = await practice.patient(), await practice.patient()
+    await problem(await upload(client, patient, form(png_bytes(), user_id=str(other.id))), 403)
+    assert (await upload(client, patient, form(png_bytes(), user_id=str(patient.id)))).status == 201
+    assert await xray_rows(settings) == 1
+
+
+def _truncated_png() -> bytes:
+    whole = png_bytes(400, 400)
+    return whole[: len(whole) // 2]
+
+
+BAD_FILES = {
+    "svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="10" height="10"/></svg>', 415),
+    "text named .png": (b"just some words, not an image at all", 415),
+    "empty": (b"", 415),
+    "truncated png": (_truncated_png(), 422),
+    "decompression bomb": (png_bomb(), 422),
+    "png header only": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, 422),
+    "jpeg header only": (b"\xff\xd8\xff\xe0" + b"\x00" * 200, 422),
+    "dicom without pixels": ((PYDICOM_FILES / "rtplan.dcm").read_bytes(), 422),
+    "truncated dicom": ((PYDICOM_FILES / "MR_truncated.dcm").read_bytes(), 422),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+async def test_bad_files_are_refused_and_leave_nothing(
+    client: TestClient, practice: Practice, settings: Settings, name: str
+) -> None:
+    patient = await practice.patient()
+    content, status = BAD_FILES[name]
+    response = await upload(client, patient, form(content, filename="xray.png"))
+    body = await problem(response, status)
+    if status == 422:
+        assert body["errors"][0]["field"] == "image"
+    assert stored_files(settings) == []
+    assert await xray_rows(settings) == 0
+
+
+async def test_bad_fields_are_refused_and_leave_nothing(
+    client: TestClient, practice: Practice, settings: Settings
+) -> None:
+    patient = await practice.patient()
+    await field_problem(
+        await upload(client, patient, form(png_bytes(), type_of_xray="brain")), "type_of_xray"
+    )
+    await field_problem(
+        await upload(client, patient, form(png_bytes(), name_of_xray="")), "name_of_xray"
+    )
+    await field_problem(
+        await upload(client, patient, form(png_bytes(), name_of_xray="n" * 201)), "name_of_xray"
+    )
+    await field_problem(await upload(client, patient, form(None)), "image")
+    await problem(
+        await client.post("/api/xrays", headers=patient.headers, json={"name_of_xray": "x"}), 415
+    )
+    garbled = await client.post(
+        "/api/xrays",
+        headers={**patient.headers, "Content-Type": "multipart/form-data"},
+        data=b"--x\r\n",
+    )
+    await problem(garbled, 400)
+    assert stored_files(settings) == []
+    assert await xray_rows(settings) == 0
+
+
+async def test_oversize_uploads_are_413_with_or_without_content_length(
+    client: TestClient, practice: Practice, settings: Settings
+) -> None:
+    patient = await practice.patient()
+    too_big = b"\x89PNG\r\n\x1a\n" + b"\x00" * settings.max_upload_bytes
+    await problem(await upload(client, patient, form(too_big)), 413)
+
+    boundary = "medsysboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="name_of_xray"\r\n\r\nBig\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="type_of_xray"\r\n\r\nchest\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="big.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+
+    async def chunked_body() -> AsyncIterator[bytes]:
+        yield head + b"\x89PNG\r\n\x1a\n"
+        for _ in range(settings.max_upload_bytes // 65536 + 2):
+            yield b"\x00" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = await client.post(
+        "/api/xrays",
+        headers={**patient.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        data=chunked_body(),
+    )
+    await problem(response, 413)
+    assert stored_files(settings) == []
+    assert await xray_rows(settings) == 0
+
+
+async def test_unauthenticated_upload_is_401_before_anything(
+    client: TestClient, settings: Settings
+) -> None:
+    response = await client.post("/api/xrays", data=form(png_bytes()))
+    await problem(response, 401)
+    assert stored_files(settings) == []
+
+
+async def test_same_image_twice_is_stored_once(
+    client: TestClient, practice: Practice, settings: Settings
+) -> None:
+    patient, other = await practice.patient(), await practice.patient()
+    first = await upload_png(client, patient)
+    second = await upload_png(client, other)
+    assert first["sha256"] == second["sha256"]
+    assert first["id"] != second["id"]
+    assert len([p for p in stored_files(settings) if "objects" in p.parts]) == 1
+
+
+async def test_who_sees_and_changes_which_xray(client: TestClient, practice: Practice) -> None:
+    patient_a, patient_b = await practice.patient(), await practice.patient()
+    doctor_a, doctor_b = await practice.doctor(), await practice.doctor()
+    xray = await upload_png(client, patient_a)
+    paths = [f"/api/unique_xray/{xray['id']}", xray["image_of_xray"], xray["thumbnail_url"]]
+    for actor in (patient_a, doctor_a, doctor_b, practice.admin):
+        for path in paths:
+            assert (await fetch(client, actor, path)).status == 200, path
+        assert (await fetch(client, actor, f"/api/xrays/{patient_a.id}")).status == 200
+    for path in paths:
+        await problem(await fetch(client, patient_b, path), 404)
+    await problem(await fetch(client, patient_b, f"/api/xrays/{patient_a.id}"), 403)
+    await problem(await fetch(client, doctor_a, f"/api/xrays/{doctor_b.id}"), 404)
+    await problem(await fetch(client, doctor_a, "/api/xrays/999999"), 404)
+
+    def patch(actor, body):
+        return client.patch(f"/api/xrays/{xray['id']}", headers=actor.headers, json=body)
+
+    await problem(await patch(patient_a, {"result_of_xray": "All fine, says I."}), 403)
+    await problem(await patch(doctor_a, {"name_of_xray": "Renamed"}), 403)
+    await problem(await patch(patient_b, {"name_of_xray": "Mine now"}), 404)
+    await field_problem(await patch(patient_a, {"type_of_xray": "brain"}), "type_of_xray")
+    await field_problem(await patch(patient_a, {"name_of_xray": None}), "name_of_xray")
+
+    renamed = await patch(
+        patient_a, {"name_of_xray": "Chest, standing", "description_of_xray": None}
+    )
+    assert renamed.status == 200
+    assert (await renamed.json())["description_of_xray"] is None
+    result = await patch(doctor_b, {"result_of_xray": "No fracture."})
+    assert (await result.json())["result_of_xray"] == "No fracture."
+    seen = await (await fetch(client, patient_a, f"/api/unique_xray/{xray['id']}")).json()
+    assert (seen["name_of_xray"], seen["result_of_xray"]) == ("Chest, standing", "No fracture.")
+
+
+async def test_admin_deletes_softly(
+    client: TestClient, practice: Practice, settings: Settings
+) -> None:
+    patient, doctor = await practice.patient(), await practice.doctor()
+    xray = await upload_png(client, patient)
+    await problem(await client.delete(f"/api/xrays/{xray['id']}", headers=doctor.headers), 403)
+    await problem(await client.delete(f"/api/xrays/{xray['id']}", headers=patient.headers), 403)
+    assert (
+        await client.delete(f"/api/xrays/{xray['id']}", headers=practice.admin.headers)
+    ).status == 204
+    for actor in (patient, doctor, practice.admin):
+        await problem(await fetch(client, actor, f"/api/unique_xray/{xray['id']}"), 404)
+        await problem(await fetch(client, actor, xray["image_of_xray"]), 404)
+        assert (await (await fetch(client, actor, f"/api/xrays/{patient.id}")).json())[
+            "items"
+        ] == []
+    await problem(
+        await client.delete(f"/api/xrays/{xray['id']}", headers=practice.admin.headers), 404
+    )
+    # Kept for retention: the row and the file are still there.
+    assert await xray_rows(settings) == 1
+    assert any(path.name == xray["sha256"] for path in stored_files(settings))
