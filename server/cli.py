@@ -6,7 +6,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
 from pydantic import ValidationError
 
 from server.app import create_app
@@ -15,6 +14,7 @@ from server.errors import Conflict, field_errors
 from server.migrate import current_revision, head_revision, upgrade_to_head
 from server.security import PasswordHasher
 from server.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
+from server.serving import serve_until_stopped
 from server.settings import Settings, SettingsError, settings_from_env
 from server.users import create_user
 from shared.models import AdminUserCreate
@@ -58,7 +58,8 @@ def _serve(settings: Settings, host: str, port: int) -> int:
             file=sys.stderr,
         )
         return 2
-    web.run_app(create_app(settings), host=host, port=port, print=None)
+    asyncio.run(serve_until_stopped(create_app(settings), host, port))
+    print("medsys has stopped.", flush=True)
     return 0
 
 

@@ -1,0 +1,72 @@
+"""A real medsys server process on a free loopback port, for CLI and desktop tests."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def server_environment(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    environment = dict(os.environ)
+    environment.update(
+        MEDSYS_DATA_DIR=str(data_dir),
+        MEDSYS_DATABASE_URL=database_url,
+        MEDSYS_ARGON2_MEMORY_KIB="64",
+        MEDSYS_ARGON2_TIME_COST="1",
+        PYTHONUNBUFFERED="1",
+    )
+    environment.update(extra)
+    return environment
+
+
+def run_cli(
+    environment: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        env=environment,
+        cwd=REPOSITORY,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+class LiveServer:
+    """`python -m server serve --port 0`; the URL is read from the line it prints."""
+
+    def __init__(self, environment: dict[str, str]) -> None:
+        self.environment = environment
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self) -> str:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", "0"],
+            env=self.environment,
+            cwd=REPOSITORY,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        # readline() blocks until the server announces itself or exits: no polling needed.
+        for line in self.process.stdout:
+            if line.startswith("medsys is serving on "):
+                self.url = line.removeprefix("medsys is serving on ").strip()
+                return self.url
+        raise RuntimeError(f"the server exited with {self.process.wait()} before serving")
+
+    def stop(self) -> str:
+        """SIGTERM, then the rest of the output; the process must end on its own."""
+        assert self.process is not None
+        assert self.process.stdout is not None
+        self.process.terminate()
+        output = self.process.stdout.read()
+        self.process.wait(timeout=30)
+        self.process.stdout.close()
+        return output
