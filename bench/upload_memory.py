@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.live_server import LiveServer, run_cli, server_environment  # noqa: E402
+from tests.live_server import LiveServer, run_cli, server_environment
 
 SIZES_MB = (1, 50, 200)
 
@@ -69,13 +69,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
         environment = server_environment(
-            folder, f"sqlite+aiosqlite:///{folder / 'bench.db'}",
+            folder,
+            f"sqlite+aiosqlite:///{folder / 'bench.db'}",
             MEDSYS_MAX_UPLOAD_BYTES=str(300 * 1024 * 1024),
         )
         run_cli(environment, "migrate")
         run_cli(
-            environment, "create-user", "--usertype", "patient", "--email", "bench@example.org",
-            "--full-name", "Bench", "--password-stdin", stdin="bench password\n",
+            environment,
+            "create-user",
+            "--usertype",
+            "patient",
+            "--email",
+            "bench@example.org",
+            "--full-name",
+            "Bench",
+            "--password-stdin",
+            stdin="bench password\n",
         )
         server = LiveServer(environment)
         url = server.start()
@@ -89,10 +98,18 @@ def main() -> None:
                 status, seconds = asyncio.run(upload(url, token, body))
                 body.unlink()
                 peak = peak_rss_mb(server.process.pid)
-                results.append({"upload_mb": megabytes, "status": status,
-                                "seconds": round(seconds, 2), "server_peak_rss_mb": round(peak, 1)})
-                print(f"upload {megabytes:4d} MB -> HTTP {status} in {seconds:6.2f} s; "
-                      f"server peak RSS {peak:.1f} MB")
+                results.append(
+                    {
+                        "upload_mb": megabytes,
+                        "status": status,
+                        "seconds": round(seconds, 2),
+                        "server_peak_rss_mb": round(peak, 1),
+                    }
+                )
+                print(
+                    f"upload {megabytes:4d} MB -> HTTP {status} in {seconds:6.2f} s; "
+                    f"server peak RSS {peak:.1f} MB"
+                )
             print(json.dumps(results))
         finally:
             server.stop()
