@@ -32,6 +32,10 @@ class ImageStore:
         extension = "jpg" if content_type == "image/jpeg" else "png"
         return self.root / "thumbnails" / sha256[:2] / f"{sha256}.{extension}"
 
+    def pixels_path(self, sha256: str) -> Path:
+        """The rendered display pixels of an original (a cache: may be deleted at any time)."""
+        return self.root / "pixels" / sha256[:2] / f"{sha256}.png"
+
     def place(self, temp_path: Path, final_path: Path) -> bool:
         """Move a temporary file to its content address; True if this call created it.
 

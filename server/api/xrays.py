@@ -26,6 +26,7 @@ from server.ingest import store_image
 from server.keys import STORAGE
 from server.orm import XRayRow
 from server.pagination import PageQuery, fetch_page
+from server.pixels import cached_transform, render_pixels
 from server.storage import ImageStore
 from server.uploads import ReceivedFile, receive_upload
 from shared.base import Page
@@ -212,8 +213,14 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
 
 
-async def _send_file(ctx: Context, path: Path, content_type: str, etag: str) -> web.StreamResponse:
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+async def _send_file(
+    ctx: Context,
+    path: Path,
+    content_type: str,
+    etag: str,
+    extra_headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", **(extra_headers or {})}
     if _etag_matches(ctx.request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     size = (await asyncio.to_thread(path.stat)).st_size
@@ -260,3 +267,31 @@ async def get_thumbnail(ctx: Context) -> web.StreamResponse:
     ctx.audit.flush_into(ctx.db)
     await ctx.db.commit()
     return await _send_file(ctx, path, xray.thumbnail_type, f'"{xray.sha256}-thumbnail"')
+
+
+@routes.get("/api/xrays/{xray_id}/pixels")
+@endpoint(
+    "The display pixels after the modality LUT: grayscale PNG, 16-bit for deeper sources. "
+    "Headers X-Pixel-Offset and X-Pixel-Scale give value = png_value * scale + offset",
+    roles=ANY_USER,
+    subject=AuditObjectType.xray_image,
+    extra_responses={304: "Not modified"},
+)
+async def get_pixels(ctx: Context) -> web.StreamResponse:
+    xray = await _visible_xray(ctx, AuditObjectType.xray_image)
+    ctx.audit.record(AuditObjectType.xray_image, xray.id, xray.user_id)
+    ctx.audit.flush_into(ctx.db)
+    await ctx.db.commit()
+    store = ctx.request.app[STORAGE]
+    path = store.pixels_path(xray.sha256)
+    transform = await asyncio.to_thread(cached_transform, path)
+    if transform is None:
+        transform = await asyncio.to_thread(
+            render_pixels, store.original_path(xray.sha256), xray.content_type, path
+        )
+    headers = {
+        "X-Pixel-Offset": repr(transform.offset),
+        "X-Pixel-Scale": repr(transform.scale),
+        "X-Pixel-Bits": str(transform.bits),
+    }
+    return await _send_file(ctx, path, "image/png", f'"{xray.sha256}-pixels"', headers)

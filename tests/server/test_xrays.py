@@ -7,12 +7,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pydicom
 import pytest
 from aiohttp.test_utils import TestClient
 from PIL import Image
+from pydicom.pixels.processing import apply_modality_lut
 from sqlalchemy import func, select
 
 from server.db import create_engine
+from server.demo_images import radiograph_pixels, write_dicom
 from server.orm import XRayRow
 from server.settings import Settings
 from tests.server.conftest import Actor, Practice
@@ -327,3 +331,56 @@ async def test_admin_deletes_softly(
     # Kept for retention: the row and the file are still there.
     assert await xray_rows(settings) == 1
     assert any(path.name == xray["sha256"] for path in stored_files(settings))
+
+
+def png_values(body: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(body)))
+
+
+async def test_display_pixels_keep_full_depth(
+    client: TestClient, practice: Practice, tmp_path: Path
+) -> None:
+    patient, other = await practice.patient(), await practice.patient()
+    pixels16 = radiograph_pixels(120, 90)
+    dicom_path = tmp_path / "deep.dcm"
+    write_dicom(dicom_path, pixels16)
+    cases = [
+        (dicom_path.read_bytes(), pixels16, 16),
+        (png16_bytes(300, 400), radiograph_pixels(300, 400), 16),
+        (png_bytes(), png_values(png_bytes()), 8),
+    ]
+    for image, expected, bits in cases:
+        response = await upload(client, patient, form(image))
+        xray = await response.json()
+        pixels = await fetch(client, patient, f"/api/xrays/{xray['id']}/pixels")
+        assert pixels.status == 200
+        assert pixels.content_type == "image/png"
+        assert pixels.headers["X-Pixel-Bits"] == str(bits)
+        assert float(pixels.headers["X-Pixel-Offset"]) == 0
+        assert float(pixels.headers["X-Pixel-Scale"]) == 1
+        values = png_values(await pixels.read())
+        assert values.dtype == (np.uint16 if bits == 16 else np.uint8)
+        assert np.array_equal(values, expected)
+        again = await fetch(
+            client,
+            patient,
+            f"/api/xrays/{xray['id']}/pixels",
+            **{"If-None-Match": pixels.headers["ETag"]},
+        )
+        assert again.status == 304
+        await problem(await fetch(client, other, f"/api/xrays/{xray['id']}/pixels"), 404)
+
+
+async def test_display_pixels_of_a_ct_undo_the_rescale(
+    client: TestClient, practice: Practice
+) -> None:
+    patient = await practice.patient()
+    ct = pydicom.dcmread(PYDICOM_FILES / "CT_small.dcm")
+    hounsfield = apply_modality_lut(ct.pixel_array, ct)
+    response = await upload(client, patient, form((PYDICOM_FILES / "CT_small.dcm").read_bytes()))
+    assert response.status == 201, await response.text()
+    xray = await response.json()
+    pixels = await fetch(client, patient, f"/api/xrays/{xray['id']}/pixels")
+    offset, scale = float(pixels.headers["X-Pixel-Offset"]), float(pixels.headers["X-Pixel-Scale"])
+    restored = png_values(await pixels.read()).astype(np.float64) * scale + offset
+    assert np.allclose(restored, hounsfield)
