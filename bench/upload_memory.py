@@ -8,15 +8,13 @@ Starts a real server process on a throw-away SQLite database, uploads bodies of 
 
 import asyncio
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.live_server import LiveServer, run_cli, server_environment
+from server.child import LiveServer, run_cli, server_environment
 
 SIZES_MB = (1, 50, 200)
 

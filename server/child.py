@@ -1,14 +1,14 @@
-"""A real medsys server process on a free loopback port, for CLI and desktop tests."""
+"""The server as a child process on a free loopback port: for tests, benchmarks and the
+desktop's screenshot mode."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-
 
 def server_environment(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a throw-away server: its own data dir, cheap password hashing."""
     environment = dict(os.environ)
     environment.update(
         MEDSYS_DATA_DIR=str(data_dir),
@@ -27,7 +27,6 @@ def run_cli(
     return subprocess.run(
         [sys.executable, "-m", "server", *args],
         env=environment,
-        cwd=REPOSITORY,
         input=stdin,
         capture_output=True,
         text=True,
@@ -48,12 +47,12 @@ class LiveServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", "0"],
             env=self.environment,
-            cwd=REPOSITORY,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        assert self.process.stdout is not None
+        if self.process.stdout is None:
+            raise RuntimeError("the server's output is not captured")
         # readline() blocks until the server announces itself or exits: no polling needed.
         for line in self.process.stdout:
             if line.startswith("medsys is serving on "):
@@ -63,8 +62,8 @@ class LiveServer:
 
     def stop(self) -> str:
         """SIGTERM, then the rest of the output; the process must end on its own."""
-        assert self.process is not None
-        assert self.process.stdout is not None
+        if self.process is None or self.process.stdout is None:
+            return ""
         self.process.terminate()
         output = self.process.stdout.read()
         self.process.wait(timeout=30)

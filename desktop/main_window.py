@@ -1,0 +1,145 @@
+"""The main window: the role's tabs, the connection state, log-out and the idle log-off."""
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget, QWidget
+
+from desktop.config import Config
+from desktop.roles import tabs_for
+from desktop.session import Session
+
+ACTIVITY_EVENTS = {
+    QEvent.Type.KeyPress,
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseMove,
+    QEvent.Type.Wheel,
+}
+
+
+class IdleWatcher(QObject):
+    """Fires `idle` after `minutes` without keyboard or mouse input anywhere in the app."""
+
+    idle = Signal()
+
+    def __init__(self, minutes: float, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(max(1, int(minutes * 60_000)))
+        self.timer.timeout.connect(self.idle)
+
+    def start(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        self.timer.start()
+
+    def stop(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        self.timer.stop()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() in ACTIVITY_EVENTS:
+            self.timer.start()
+        return False
+
+
+class MainWindow(QMainWindow):
+    logged_out = Signal(str)  # why: shown on the login window
+
+    def __init__(self, session: Session, config: Config) -> None:
+        super().__init__()
+        self.session = session
+        self._config = config
+        user = session.user
+        self.role = user.usertype.value
+        self.setWindowTitle(f"medsys — {user.full_name} ({self.role})")
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        for title, widget in tabs_for(session):
+            self.tabs.addTab(widget, title)
+        self.setCentralWidget(self.tabs)
+        last = config.last_tab(self.role)
+        for index in range(self.tabs.count()):
+            if self.tabs.tabText(index) == last:
+                self.tabs.setCurrentIndex(index)
+        self.tabs.currentChanged.connect(
+            lambda i: config.set_last_tab(self.role, self.tabs.tabText(i))
+        )
+        self.connection = QLabel("", self)
+        self.statusBar().addPermanentWidget(self.connection)
+        self._connected()
+        session.events.reachable.connect(self._connected)
+        session.events.unreachable.connect(self._disconnected)
+        session.events.expired.connect(
+            lambda detail: self.log_out(f"Your session has ended: {detail}")
+        )
+        self._build_menu()
+        geometry = config.window_geometry
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        self.idle = IdleWatcher(config.idle_minutes, self)
+        self.idle.idle.connect(
+            lambda: self.log_out(
+                f"You were logged off after {config.idle_minutes:g} minutes without activity."
+            )
+        )
+        self.idle.start()
+        self._logging_out = False
+
+    def _build_menu(self) -> None:
+        account = self.menuBar().addMenu("&Account")
+        self.logout_action = QAction("Log &out", self)
+        self.logout_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
+        self.logout_action.triggered.connect(lambda: self.log_out("You have logged out."))
+        account.addAction(self.logout_action)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        account.addAction(quit_action)
+
+    def _connected(self) -> None:
+        self.connection.setText(f"● Connected to {self.session.api.base_url}")
+        self.connection.setStyleSheet("color: #1b7f3b;")
+
+    def _disconnected(self, detail: str) -> None:
+        self.connection.setText(f"● Offline: {detail}")
+        self.connection.setStyleSheet("color: #b00020;")
+
+    def tab(self, title: str) -> QWidget:
+        for index in range(self.tabs.count()):
+            widget = self.tabs.widget(index)
+            if self.tabs.tabText(index) == title and widget is not None:
+                self.tabs.setCurrentIndex(index)
+                return widget
+        raise KeyError(title)
+
+    def log_out(self, reason: str) -> None:
+        """End the session: forget every patient datum this window showed, and its images."""
+        if self._logging_out:
+            return
+        self._logging_out = True
+        self.idle.stop()
+        self._config.window_geometry = self.saveGeometry()
+        while self.tabs.count():
+            widget = self.tabs.widget(0)
+            self.tabs.removeTab(0)
+            if widget is not None:
+                widget.deleteLater()
+        session = self.session
+        session.cache.clear(session.user.id)
+
+        async def end(_progress: object) -> None:
+            try:
+                await session.api.logout()
+            finally:
+                await session.api.close()
+
+        session.runner.submit(end)
+        self.logged_out.emit(reason)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.log_out("You have logged out.")
+        super().closeEvent(event)

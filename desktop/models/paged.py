@@ -1,0 +1,175 @@
+"""A table model over one of the API's cursor-paged lists: it fetches more as the view scrolls.
+
+Sorting and filtering are done by a QSortFilterProxyModel on top (see `sortable`).
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+
+from desktop.runner import AsyncRunner, Progress, Task
+from shared.base import Page
+
+ItemT = TypeVar("ItemT")
+Index = QModelIndex | QPersistentModelIndex
+PageFetcher = Callable[[str | None], Awaitable[Page[Any]]]
+
+
+@dataclass(frozen=True)  # no slots: Column[T](...) sets __orig_class__, which slots forbid
+class Column(Generic[ItemT]):
+    title: str
+    value: Callable[[ItemT], object]
+
+
+def display(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
+    """Rows from a paged fetcher; `reload()` starts over, the view's scrolling pulls more."""
+
+    loading_changed = Signal(bool)
+    failed = Signal(object)
+
+    def __init__(
+        self, runner: AsyncRunner, columns: Sequence[Column[ItemT]], parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._columns = list(columns)
+        self._items: list[ItemT] = []
+        self._fetcher: PageFetcher | None = None
+        self._next_cursor: str | None = None
+        self._task: Task | None = None
+        self._generation = 0  # answers to a superseded reload are dropped
+
+    # --- data ---------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._columns)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        item = self._items[index.row()]
+        value = self._columns[index.column()].value(item)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return display(value)
+        if role == Qt.ItemDataRole.UserRole:  # the raw value, for sorting
+            return value.isoformat() if isinstance(value, datetime) else value
+        if role == Qt.ItemDataRole.ToolTipRole and isinstance(value, str) and len(value) > 60:
+            return value
+        return None
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self._columns[section].title
+        return None
+
+    def item(self, row: int) -> ItemT:
+        return self._items[row]
+
+    @property
+    def items(self) -> list[ItemT]:
+        return list(self._items)
+
+    # --- loading ------------------------------------------------------------------------
+
+    @property
+    def is_loading(self) -> bool:
+        return self._task is not None
+
+    def set_fetcher(self, fetcher: PageFetcher | None) -> None:
+        self._fetcher = fetcher
+        self.reload()
+
+    def reload(self) -> None:
+        """Drop every row and fetch the first page again."""
+        self._generation += 1
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.beginResetModel()
+        self._items = []
+        self._next_cursor = None
+        self.endResetModel()
+        if self._fetcher is not None:
+            self._fetch(None)
+
+    def clear(self) -> None:
+        self._fetcher = None
+        self.reload()
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
+        return not parent.isValid() and self._next_cursor is not None and self._task is None
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802
+        if self.canFetchMore(parent):
+            self._fetch(self._next_cursor)
+
+    def _fetch(self, cursor: str | None) -> None:
+        fetcher, generation = self._fetcher, self._generation
+        assert fetcher is not None
+
+        async def job(_progress: Progress) -> Page[Any]:
+            return await fetcher(cursor)
+
+        self._task = self._runner.submit(job)
+        self._task.succeeded.connect(lambda page: self._append(generation, page))
+        self._task.failed.connect(lambda error: self._fail(generation, error))
+        self.loading_changed.emit(True)
+
+    def _append(self, generation: int, page: Page[ItemT]) -> None:
+        if generation != self._generation:
+            return
+        self._task = None
+        if page.items:
+            first = len(self._items)
+            self.beginInsertRows(QModelIndex(), first, first + len(page.items) - 1)
+            self._items.extend(page.items)
+            self.endInsertRows()
+        self._next_cursor = page.next_cursor
+        self.loading_changed.emit(False)
+
+    def _fail(self, generation: int, error: object) -> None:
+        if generation != self._generation:
+            return
+        self._task = None
+        self.loading_changed.emit(False)
+        self.failed.emit(error)
+
+    def replace_item(self, row: int, item: ItemT) -> None:
+        self._items[row] = item
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self._columns) - 1))
+
+
+def sortable(model: PagedTableModel[Any], parent: QObject | None = None) -> QSortFilterProxyModel:
+    """A proxy that sorts by the raw values and filters on any column's text."""
+    proxy = QSortFilterProxyModel(parent)
+    proxy.setSourceModel(model)
+    proxy.setSortRole(Qt.ItemDataRole.UserRole)
+    proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    proxy.setFilterKeyColumn(-1)
+    return proxy

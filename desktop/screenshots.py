@@ -1,0 +1,154 @@
+"""`python -m desktop --screenshots DIR`: every screen of every role, rendered off screen.
+
+A demo server is started on a throw-away database; the client logs in as each demo account,
+opens each tab (and the viewer with an image), waits for its data, and writes one PNG each.
+"""
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QSettings
+from PySide6.QtWidgets import QApplication, QWidget
+
+from desktop.app import DesktopApp
+from desktop.config import Config
+from desktop.main_window import MainWindow
+from server.child import LiveServer, run_cli, server_environment
+from server.seed import DEMO_PASSWORD
+
+WINDOW_SIZE = (1280, 800)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
+    """Let Qt work until `condition` holds (a tool, not a test: a deadline guards it)."""
+    app = QApplication.instance()
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the screen did not finish loading")
+        assert app is not None
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.01)
+
+
+class Shooter:
+    def __init__(self, desktop: DesktopApp, folder: Path) -> None:
+        self.desktop = desktop
+        self.folder = folder
+        self.written: list[Path] = []
+
+    def settle(self) -> None:
+        # Work may start more work (a page, then its thumbnails): wait until nothing runs.
+        for _ in range(3):
+            wait_for(lambda: self.desktop.runner.is_idle)
+            QApplication.processEvents()
+
+    def shoot(self, widget: QWidget, name: str) -> None:
+        self.settle()
+        path = self.folder / f"{name}.png"
+        widget.grab().save(str(path))
+        self.written.append(path)
+        print(f"wrote {path}")
+
+    def log_in(self, email: str) -> MainWindow:
+        login = self.desktop.login_window
+        login.email_edit.setText(email)
+        login.password_edit.setText(DEMO_PASSWORD)
+        login.login_button.click()
+        wait_for(lambda: self.desktop.main_window is not None)
+        window = self.desktop.main_window
+        assert window is not None
+        window.resize(*WINDOW_SIZE)
+        return window
+
+
+def _role_screens(shooter: Shooter, email: str, role: str) -> None:
+    from desktop.tabs import admin, doctor, patient
+
+    window = shooter.log_in(email)
+    for index in range(window.tabs.count()):
+        title = window.tabs.tabText(index)
+        window.tabs.setCurrentIndex(index)
+        shooter.shoot(window, f"{role}-{title.lower().replace(' ', '-')}")
+    tab = window.tabs
+    if role == "patient":
+        xrays = window.tab("X-rays")
+        assert isinstance(xrays, patient.XRaysTab)
+        shooter.settle()
+        xrays.open_xray(xrays.gallery.model.item(0))
+        shooter.shoot(window, "patient-xray-viewer")
+        questions = window.tab("Questions")
+        assert isinstance(questions, patient.QuestionsTab)
+        questions.list.select_row(0)
+        shooter.shoot(window, "patient-question-thread")
+        questions.new_button.click()
+        shooter.shoot(window, "patient-ask-question")
+    elif role == "doctor":
+        pending = window.tab("Pending questions")
+        assert isinstance(pending, doctor.PendingTab)
+        for row in range(pending.model.rowCount()):
+            pending.list.select_row(row)
+            shooter.shoot(window, f"doctor-pending-question-{row + 1}")
+        patients = window.tab("Patients")
+        assert isinstance(patients, doctor.PatientsTab)
+        patients.picker.list.select_row(patients.picker.model.rowCount() - 1)
+        shooter.settle()
+        patients.chart.detail.show_xray(patients.chart.gallery.model.item(0))
+        shooter.shoot(window, "doctor-patient-chart")
+        patients.chart.setCurrentIndex(1)
+        shooter.shoot(window, "doctor-patient-history")
+    else:
+        users = window.tab("Users")
+        assert isinstance(users, admin.UsersTab)
+        users.list.select_row(0)
+        shooter.shoot(window, "admin-user-selected")
+        records = window.tab("Records")
+        assert isinstance(records, admin.RecordsTab)
+        records.picker.list.select_row(records.picker.model.rowCount() - 1)
+        shooter.shoot(window, "admin-records-patient")
+    del tab
+    window.log_out("Screenshots done.")
+    wait_for(lambda: shooter.desktop.main_window is None)
+
+
+def take_screenshots(folder: Path) -> int:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="medsys-screens-") as scratch_name:
+        scratch = Path(scratch_name)
+        environment = server_environment(scratch, f"sqlite+aiosqlite:///{scratch / 'demo.db'}")
+        for command in ("migrate", "seed-demo"):
+            result = run_cli(environment, command)
+            if result.returncode != 0:
+                print(result.stderr, file=sys.stderr)
+                return 1
+        server = LiveServer(environment)
+        url = server.start()
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        settings = QSettings(str(scratch / "desktop.ini"), QSettings.Format.IniFormat)
+        desktop = DesktopApp(Config(settings), scratch / "cache")
+        try:
+            desktop.start(url)
+            shooter = Shooter(desktop, folder)
+            desktop.login_window.resize(480, 360)
+            shooter.shoot(desktop.login_window, "login")
+            desktop.login_window.create_account()
+            assert desktop.login_window.dialog is not None
+            shooter.shoot(desktop.login_window.dialog, "create-account")
+            desktop.login_window.dialog.reject()
+            for email, role in (
+                ("paula@medsys.example", "patient"),
+                ("grace@medsys.example", "doctor"),
+                ("admin@medsys.example", "admin"),
+            ):
+                _role_screens(shooter, email, role)
+        finally:
+            desktop.shutdown()
+            server.stop()
+        del app
+    return 0

@@ -1,0 +1,1 @@
+"""The tabs of each role (see `desktop.roles.tabs_for`)."""

@@ -1,0 +1,336 @@
+"""The admin console's tabs: users, records, audit."""
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.api import ApiError
+from desktop.models.paged import Column, PagedTableModel
+from desktop.runner import Progress
+from desktop.session import Session
+from desktop.widgets.confirm import confirm
+from desktop.widgets.forms import clear_errors, error_label, set_message, show_error
+from desktop.widgets.patients import PatientChart, PatientPicker, describe, patient_header
+from desktop.widgets.tables import ListPanel
+from shared.enums import AuditAction, UserType
+from shared.models import AuditEvent, User
+
+USER_COLUMNS = [
+    Column[User]("Name", lambda u: u.full_name),
+    Column[User]("Email", lambda u: u.email),
+    Column[User]("Phone", lambda u: u.phone),
+    Column[User]("Role", lambda u: u.usertype.value),
+    Column[User]("Active", lambda u: u.is_active),
+    Column[User]("Created", lambda u: u.created_at),
+]
+
+
+class UserForm(QGroupBox):
+    """Create a user, or edit the selected one (name, phone, role, active)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__("Account", parent)
+        self._session = session
+        self.user: User | None = None
+        self.name_edit = QLineEdit(self)
+        self.email_edit = QLineEdit(self)
+        self.phone_edit = QLineEdit(self)
+        self.role_combo = QComboBox(self)
+        for role in UserType:
+            self.role_combo.addItem(role.value.title(), role.value)
+        self.active_check = QCheckBox("Active (may log in)", self)
+        self.password_edit = QLineEdit(self)
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText("At least 8 characters (new accounts)")
+        self.errors = {
+            name: error_label(self)
+            for name in ("full_name", "email", "phone", "usertype", "password")
+        }
+        self.error = error_label(self)
+        self.status = QLabel("", self)
+        self.create_button = QPushButton("Create user", self)
+        self.save_button = QPushButton("Save changes", self)
+        self.new_button = QPushButton("New", self)
+        form = QFormLayout(self)
+        for label, widget, field in (
+            ("Full name", self.name_edit, "full_name"),
+            ("Email", self.email_edit, "email"),
+            ("Phone", self.phone_edit, "phone"),
+            ("Role", self.role_combo, "usertype"),
+            ("Password", self.password_edit, "password"),
+        ):
+            form.addRow(label, widget)
+            form.addRow("", self.errors[field])
+        form.addRow("", self.active_check)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.new_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.create_button)
+        buttons.addWidget(self.save_button)
+        form.addRow(buttons)
+        form.addRow(self.error)
+        form.addRow(self.status)
+        self.new_button.clicked.connect(lambda: self.edit(None))
+        self.edit(None)
+
+    def edit(self, user: User | None) -> None:
+        self.user = user
+        clear_errors(self.error, self.errors)
+        self.status.setText("")
+        self.name_edit.setText(user.full_name if user else "")
+        self.email_edit.setText(user.email if user else "")
+        self.email_edit.setReadOnly(user is not None)  # an email is not changed once given
+        self.phone_edit.setText(user.phone or "" if user else "")
+        self.role_combo.setCurrentIndex(
+            self.role_combo.findData(user.usertype.value if user else "patient")
+        )
+        self.active_check.setChecked(user.is_active if user else True)
+        self.active_check.setEnabled(user is not None)
+        self.password_edit.clear()
+        self.password_edit.setEnabled(user is None)
+        self.create_button.setVisible(user is None)
+        self.save_button.setVisible(user is not None)
+
+    def failed(self, error: ApiError) -> None:
+        show_error(error, self.error, self.errors)
+
+
+class UsersTab(QWidget):
+    """All accounts: filter by role and state, approve waiting doctors, create, edit, deactivate."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+        self.model = PagedTableModel[User](session.runner, USER_COLUMNS, self)
+        self.list = ListPanel(self.model, "Filter the loaded users…", self)
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setPlaceholderText("Search name, email, phone…")
+        self.search_edit.returnPressed.connect(self.reload)
+        self.role_combo = QComboBox(self)
+        self.role_combo.addItem("Every role", None)
+        for role in UserType:
+            self.role_combo.addItem(role.value.title() + "s", role.value)
+        self.state_combo = QComboBox(self)
+        for label, state in (
+            ("Active and inactive", None),
+            ("Active", True),
+            ("Inactive / waiting", False),
+        ):
+            self.state_combo.addItem(label, state)
+        self.role_combo.currentIndexChanged.connect(self.reload)
+        self.state_combo.currentIndexChanged.connect(self.reload)
+        for widget in (self.search_edit, self.role_combo, self.state_combo):
+            self.list.header.addWidget(widget)
+        self.form = UserForm(session, self)
+        self.approve_button = QPushButton("Approve doctor", self)
+        self.deactivate_button = QPushButton("Deactivate…", self)
+        actions = QHBoxLayout()
+        actions.addWidget(self.approve_button)
+        actions.addWidget(self.deactivate_button)
+        actions.addStretch(1)
+        left = QWidget(self)
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.list, 1)
+        left_layout.addLayout(actions)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(left)
+        splitter.addWidget(self.form)
+        splitter.setStretchFactor(0, 3)
+        QVBoxLayout(self).addWidget(splitter)
+        self.list.selected.connect(self._selected)
+        self.approve_button.clicked.connect(self.approve)
+        self.deactivate_button.clicked.connect(self.deactivate)
+        self.form.create_button.clicked.connect(self.create_user)
+        self.form.save_button.clicked.connect(self.save)
+        self._selected(None)
+        self.reload()
+
+    def reload(self) -> None:
+        role, state, text = (
+            self.role_combo.currentData(),
+            self.state_combo.currentData(),
+            self.search_edit.text(),
+        )
+        self.model.set_fetcher(
+            lambda cursor: self._session.api.users(role, state, text.strip(), cursor)
+        )
+
+    def _selected(self, user: User | None) -> None:
+        self.form.edit(user)
+        waiting = user is not None and user.usertype == UserType.doctor and not user.is_active
+        self.approve_button.setEnabled(waiting)
+        self.deactivate_button.setEnabled(user is not None and user.is_active)
+
+    def _changed(self, message: str) -> None:
+        self.form.status.setText(message)
+        self.reload()
+
+    def approve(self) -> None:
+        user = self.list.current_item()
+        if user is None:
+            return
+
+        async def job(_progress: Progress) -> User:
+            return await self._session.api.update_user(user.id, is_active=True)
+
+        self._session.run(
+            job, lambda u: self._changed(f"{u.full_name} may now log in."), self.form.failed
+        )
+
+    def create_user(self) -> None:
+        form = self.form
+        values = (
+            form.name_edit.text().strip(),
+            form.email_edit.text().strip(),
+            form.phone_edit.text().strip(),
+            str(form.role_combo.currentData()),
+            form.password_edit.text(),
+        )
+
+        async def job(_progress: Progress) -> User:
+            return await self._session.api.create_user(*values)
+
+        def created(user: User) -> None:
+            self._changed(f"Created {user.usertype.value} {user.email}.")
+            form.edit(None)
+            form.status.setText(f"Created {user.usertype.value} {user.email}.")
+
+        self._session.run(job, created, form.failed)
+
+    def save(self) -> None:
+        form, user = self.form, self.form.user
+        if user is None:
+            return
+        changes: dict[str, object] = {
+            "full_name": form.name_edit.text().strip(),
+            "phone": form.phone_edit.text().strip() or None,
+            "usertype": str(form.role_combo.currentData()),
+            "is_active": form.active_check.isChecked(),
+        }
+
+        async def job(_progress: Progress) -> User:
+            return await self._session.api.update_user(user.id, **changes)
+
+        self._session.run(job, lambda u: self._changed(f"Saved {u.full_name}."), form.failed)
+
+    def deactivate(self) -> None:
+        user = self.list.current_item()
+        if user is None:
+            return
+
+        async def job(_progress: Progress) -> None:
+            await self._session.api.deactivate_user(user.id)
+
+        confirm(
+            self,
+            "Deactivate account",
+            f"Deactivate {user.full_name} ({user.email})? They are logged out at once; "
+            "their records are kept.",
+            lambda: self._session.run(
+                job, lambda _r: self._changed(f"Deactivated {user.full_name}."), self.form.failed
+            ),
+        )
+
+
+class RecordsTab(QWidget):
+    """Pick a patient; see and manage their medical history and x-rays."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.picker = PatientPicker(session, self)
+        self.header = patient_header(self)
+        self.chart = PatientChart(session, self)
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.header)
+        right_layout.addWidget(self.chart, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.picker)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 3)
+        QVBoxLayout(self).addWidget(splitter)
+        self.picker.picked.connect(self.open_patient)
+
+    def open_patient(self, patient: User | None) -> None:
+        self.header.setText(describe(patient))
+        self.chart.show_patient(patient)
+
+
+class AuditTab(QWidget):
+    """The audit trail, newest first, filtered by actor, patient and action."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+        columns = [
+            Column[AuditEvent]("When", lambda e: e.at),
+            Column[AuditEvent]("Actor", lambda e: session.name(e.actor_id, "—")),
+            Column[AuditEvent]("Action", lambda e: e.action.value),
+            Column[AuditEvent]("Object", lambda e: e.object_type.value.replace("_", " ")),
+            Column[AuditEvent]("Object id", lambda e: e.object_id),
+            Column[AuditEvent]("Patient", lambda e: session.name(e.patient_id, "—")),
+            Column[AuditEvent]("Outcome", lambda e: e.outcome.value),
+            Column[AuditEvent]("Address", lambda e: e.ip),
+        ]
+        self.model = PagedTableModel[AuditEvent](session.runner, columns, self)
+        self.list = ListPanel(self.model, "Filter the loaded events…", self)
+        self.actor_spin = QSpinBox(self)
+        self.patient_spin = QSpinBox(self)
+        for spin, label in (
+            (self.actor_spin, "Actor id: any"),
+            (self.patient_spin, "Patient id: any"),
+        ):
+            spin.setRange(0, 2_000_000_000)
+            spin.setSpecialValueText(label)
+            spin.setPrefix("")
+        self.action_combo = QComboBox(self)
+        self.action_combo.addItem("Every action", None)
+        for action in AuditAction:
+            self.action_combo.addItem(action.value.title(), action.value)
+        self.apply_button = QPushButton("Apply", self)
+        self.apply_button.clicked.connect(self.reload)
+        self.action_combo.currentIndexChanged.connect(self.reload)
+        for widget in (self.actor_spin, self.patient_spin, self.action_combo, self.apply_button):
+            self.list.header.addWidget(widget)
+        self.error = error_label(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.error)
+        self._load_names()
+        self.reload()
+
+    def _load_names(self) -> None:
+        async def job(_progress: Progress) -> list[User]:
+            people: list[User] = []
+            cursor: str | None = None
+            while True:
+                page = await self._session.api.users(None, None, "", cursor)
+                people += page.items
+                if (cursor := page.next_cursor) is None:
+                    return people
+
+        def loaded(people: list[User]) -> None:
+            self._session.remember(people)
+            self.model.layoutChanged.emit()
+
+        self._session.run(job, loaded, lambda error: set_message(self.error, error.detail))
+
+    def reload(self) -> None:
+        actor = self.actor_spin.value() or None
+        patient = self.patient_spin.value() or None
+        action = self.action_combo.currentData()
+        self.model.set_fetcher(
+            lambda cursor: self._session.api.audit(actor, patient, action, cursor)
+        )

@@ -1,0 +1,103 @@
+"""A doctor's tabs: the queue of pending questions, and patients' charts."""
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from desktop.runner import Progress
+from desktop.session import Session
+from desktop.widgets.history import HistoryPanel
+from desktop.widgets.patients import PatientChart, PatientPicker, describe, patient_header
+from desktop.widgets.questions import AnswerForm, questions_model
+from desktop.widgets.tables import ListPanel
+from desktop.widgets.thread_view import ThreadView
+from desktop.widgets.xrays import XRayDetail
+from shared.models import Question, User, XRay
+
+
+class PendingTab(QWidget):
+    """The queue, oldest first. Opening a question shows the patient, the attached x-ray and
+    the patient's history beside it; sending the answer updates the queue."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+        self.model = questions_model(session, self)
+        self.list = ListPanel(self.model, "Filter the queue…", self)
+        self.thread_view = ThreadView(self)
+        self.answer = AnswerForm(session, self)
+        self.patient_label = QLabel("", self)
+        self.patient_label.setStyleSheet("font-weight: bold;")
+        self.xray = XRayDetail(session, can_write_result=True, parent=self)
+        self.history = HistoryPanel(session, editable=False, deletable=False, parent=self)
+        context = QTabWidget(self)
+        context.addTab(self.xray, "Attached x-ray")
+        context.addTab(self.history, "Medical history")
+        self.context = context
+        question = QWidget(self)
+        question_layout = QVBoxLayout(question)
+        question_layout.addWidget(self.patient_label)
+        question_layout.addWidget(self.thread_view, 2)
+        question_layout.addWidget(self.answer, 1)
+        right = QSplitter(Qt.Orientation.Horizontal, self)
+        right.addWidget(question)
+        right.addWidget(context)
+        right.setStretchFactor(1, 2)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(self.list)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 3)
+        QVBoxLayout(self).addWidget(splitter)
+        self.list.selected.connect(self.open_question)
+        self.answer.answered.connect(lambda _response: self.model.reload())
+        self.model.modelReset.connect(lambda: self.open_question(None))
+        self.model.set_fetcher(session.api.pending_questions)
+
+    def open_question(self, question: Question | None) -> None:
+        self.thread_view.show_question(question, self._session.names)
+        self.answer.set_question(question)
+        if question is None:
+            self.patient_label.setText("Select a question from the queue.")
+            self.xray.show_xray(None)
+            self.history.show_patient(None)
+            return
+        self.patient_label.setText(f"From {self._session.name(question.patient_id)}")
+        self.history.show_patient(question.patient_id)
+        if question.xray_id is None:
+            self.xray.show_xray(None)
+            self.xray.title.setText("No x-ray attached")
+            self.xray.panel.show_message("The patient attached no x-ray to this question.")
+            self.context.setCurrentWidget(self.history)
+            return
+        xray_id = question.xray_id
+
+        async def job(_progress: Progress) -> XRay:
+            return await self._session.api.xray(xray_id)
+
+        self._session.run(
+            job, self.xray.show_xray, lambda error: self.xray.panel.show_message(error.detail)
+        )
+        self.context.setCurrentWidget(self.xray)
+
+
+class PatientsTab(QWidget):
+    """Find a patient; their chart."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.picker = PatientPicker(session, self)
+        self.header = patient_header(self)
+        self.chart = PatientChart(session, self)
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.header)
+        right_layout.addWidget(self.chart, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.picker)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 3)
+        QVBoxLayout(self).addWidget(splitter)
+        self.picker.picked.connect(self.open_patient)
+
+    def open_patient(self, patient: User | None) -> None:
+        self.header.setText(describe(patient))
+        self.chart.show_patient(patient)

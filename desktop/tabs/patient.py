@@ -1,0 +1,150 @@
+"""A patient's tabs: questions, x-rays, medical history, privacy."""
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.paged import Column, PagedTableModel
+from desktop.session import Session
+from desktop.widgets.history import HistoryPanel
+from desktop.widgets.questions import AskForm, questions_model
+from desktop.widgets.tables import ListPanel
+from desktop.widgets.thread_view import ThreadView
+from desktop.widgets.xrays import UploadQueue, XRayDetail, XRayGallery
+from shared.models import AuditEvent, Question
+
+
+class QuestionsTab(QWidget):
+    """My questions with their status; ask a new one; read the answers."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+        self.model = questions_model(session, self)
+        self.list = ListPanel(self.model, "Filter my questions…", self)
+        self.list.table.hideColumn(1)  # the patient is me
+        self.status_combo = QComboBox(self)
+        for label, status in (("All", None), ("Pending", "pending"), ("Answered", "answered")):
+            self.status_combo.addItem(label, status)
+        self.status_combo.currentIndexChanged.connect(self.reload)
+        self.list.header.addWidget(self.status_combo)
+        self.new_button = QPushButton("Ask a question…", self)
+        self.list.header.addWidget(self.new_button)
+        self.thread_view = ThreadView(self)
+        self.ask_form = AskForm(session, self)
+        self.right = QStackedWidget(self)
+        self.right.addWidget(self.thread_view)
+        self.right.addWidget(self.ask_form)
+        self.new_button.clicked.connect(lambda: self.right.setCurrentWidget(self.ask_form))
+        self.ask_form.asked.connect(self._asked)
+        self.list.selected.connect(self._show)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.list)
+        splitter.addWidget(self.right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        QVBoxLayout(self).addWidget(splitter)
+        self.reload()
+
+    def reload(self) -> None:
+        status = self.status_combo.currentData()
+        self.model.set_fetcher(lambda cursor: self._session.api.questions(status, cursor))
+
+    def _show(self, question: Question | None) -> None:
+        self.right.setCurrentWidget(self.thread_view)
+        self.thread_view.show_question(question, self._session.names)
+
+    def _asked(self, _question: Question) -> None:
+        self.reload()
+
+
+class XRaysTab(QWidget):
+    """My x-rays as thumbnails; drop files here to upload; open one in the viewer."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+        self.setAcceptDrops(True)
+        self.gallery = XRayGallery(session, self)
+        self.uploads = UploadQueue(session, self)
+        self.detail = XRayDetail(session, can_write_result=False, parent=self)
+        self.back_button = QPushButton("← All x-rays", self)
+        self.back_button.clicked.connect(self.show_gallery)
+        self.open_button = QPushButton("Open", self)
+        self.open_button.clicked.connect(lambda: self.open_xray(self.gallery.current()))
+        overview = QWidget(self)
+        overview_layout = QVBoxLayout(overview)
+        overview_layout.addWidget(self.uploads, 0)
+        overview_layout.addWidget(self.gallery, 1)
+        overview_layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignRight)
+        viewer = QWidget(self)
+        viewer_layout = QVBoxLayout(viewer)
+        viewer_layout.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignLeft)
+        viewer_layout.addWidget(self.detail, 1)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(overview)
+        self.pages.addWidget(viewer)
+        QVBoxLayout(self).addWidget(self.pages)
+        self.gallery.opened.connect(self.open_xray)
+        self.uploads.uploaded.connect(
+            lambda _xray: self.gallery.show_patient(session, session.user.id)
+        )
+        self.gallery.show_patient(session, session.user.id)
+
+    def open_xray(self, xray: object) -> None:
+        if xray is None:
+            return
+        self.detail.show_xray(xray)  # type: ignore[arg-type]
+        self.pages.setCurrentIndex(1)
+
+    def show_gallery(self) -> None:
+        self.detail.show_xray(None)
+        self.pages.setCurrentIndex(0)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        files = [path for path in paths if path.is_file()]
+        if files:
+            self.show_gallery()
+            self.uploads.add_files(files)
+            event.acceptProposedAction()
+
+
+class HistoryTab(HistoryPanel):
+    """My surgeries and treatments, newest first."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session, editable=False, deletable=False)
+        self.show_patient(session.user.id)
+
+
+class PrivacyTab(QWidget):
+    """Who accessed my records, and when."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        columns = [
+            Column[AuditEvent]("When", lambda e: e.at),
+            Column[AuditEvent]("Who", lambda e: session.name(e.actor_id, "someone not logged in")),
+            Column[AuditEvent]("Action", lambda e: e.action.value),
+            Column[AuditEvent]("What", lambda e: e.object_type.value.replace("_", " ")),
+            Column[AuditEvent]("Outcome", lambda e: e.outcome.value),
+            Column[AuditEvent]("From", lambda e: e.ip),
+        ]
+        self.model = PagedTableModel[AuditEvent](session.runner, columns, self)
+        self.list = ListPanel(self.model, "Filter the access log…", self)
+        QVBoxLayout(self).addWidget(self.list)
+        self.model.set_fetcher(session.api.access_log)

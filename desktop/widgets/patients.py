@@ -1,0 +1,162 @@
+"""Finding a patient, and a patient's chart: x-rays, medical history, questions."""
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.paged import Column, PagedTableModel
+from desktop.runner import Progress
+from desktop.session import Session
+from desktop.widgets.confirm import confirm
+from desktop.widgets.forms import error_label, set_message
+from desktop.widgets.history import HistoryPanel
+from desktop.widgets.questions import questions_model
+from desktop.widgets.tables import ListPanel
+from desktop.widgets.thread_view import ThreadView
+from desktop.widgets.xrays import UploadQueue, XRayDetail, XRayGallery
+from shared.enums import UserType
+from shared.models import User
+
+
+class PatientPicker(QWidget):
+    """Search patients by name, email or phone (on the server); pick one."""
+
+    picked = Signal(object)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        columns = [
+            Column[User]("Name", lambda u: u.full_name),
+            Column[User]("Email", lambda u: u.email),
+            Column[User]("Phone", lambda u: u.phone),
+        ]
+        self.model = PagedTableModel[User](session.runner, columns, self)
+        self.model.rowsInserted.connect(lambda *_: session.remember(self.model.items))
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setPlaceholderText("Find a patient by name, email or phone, then Enter")
+        self.search_edit.returnPressed.connect(self.search)
+        self.list = ListPanel(self.model, "Filter the results…", self)
+        self.list.selected.connect(self.picked)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.search_edit)
+        layout.addWidget(self.list, 1)
+        self.search()
+
+    def search(self) -> None:
+        text = self.search_edit.text().strip()
+        self.model.set_fetcher(lambda cursor: self._session.api.patients(text, cursor))
+
+
+class PatientChart(QTabWidget):
+    """One patient's records. Doctors write results and keep the history; admins also delete."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        is_admin = session.user.usertype == UserType.admin
+        self.patient: User | None = None
+        self.gallery = XRayGallery(session, self)
+        self.uploads = UploadQueue(session, self)
+        self.detail = XRayDetail(session, can_write_result=True, parent=self)
+        self.delete_xray_button = QPushButton("Delete x-ray…", self)
+        self.delete_xray_button.setVisible(is_admin)
+        self.delete_xray_button.clicked.connect(self.delete_xray)
+        self.xray_error = error_label(self)
+        xray_page = QSplitter(Qt.Orientation.Horizontal, self)
+        left = QWidget(xray_page)
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.uploads)
+        left_layout.addWidget(self.gallery, 1)
+        left_layout.addWidget(self.delete_xray_button)
+        left_layout.addWidget(self.xray_error)
+        xray_page.addWidget(left)
+        xray_page.addWidget(self.detail)
+        xray_page.setStretchFactor(0, 1)
+        xray_page.setStretchFactor(1, 3)
+        self.gallery.selected.connect(self.detail.show_xray)
+        self.gallery.opened.connect(self.detail.show_xray)
+        self.uploads.uploaded.connect(lambda _xray: self._reload_xrays())
+        self.detail.updated.connect(lambda _xray: self._reload_xrays())
+
+        self.history = HistoryPanel(session, editable=True, deletable=is_admin, parent=self)
+
+        self.questions = questions_model(session, self)
+        self.question_list = ListPanel(self.questions, "Filter the questions…", self)
+        self.question_thread = ThreadView(self)
+        self.question_list.selected.connect(
+            lambda question: self.question_thread.show_question(question, session.names)
+        )
+        question_page = QSplitter(Qt.Orientation.Horizontal, self)
+        question_page.addWidget(self.question_list)
+        question_page.addWidget(self.question_thread)
+
+        self.addTab(xray_page, "X-rays")
+        self.addTab(self.history, "Medical history")
+        if session.user.usertype == UserType.doctor:
+            self.addTab(question_page, "Questions with me")
+        else:
+            question_page.setVisible(False)
+        self.show_patient(None)
+
+    def show_patient(self, patient: User | None) -> None:
+        self.patient = patient
+        self.setEnabled(patient is not None)
+        patient_id = patient.id if patient is not None else None
+        self.uploads.patient_id = patient_id
+        self.detail.show_xray(None)
+        self.gallery.show_patient(self._session, patient_id)
+        self.history.show_patient(patient_id)
+        if patient is None:
+            self.questions.clear()
+        else:
+            doctor_id = self._session.user.id
+            self.questions.set_fetcher(
+                lambda cursor: self._session.api.conversation(doctor_id, patient.id, cursor)
+            )
+
+    def _reload_xrays(self) -> None:
+        self.gallery.show_patient(self._session, self.patient.id if self.patient else None)
+
+    def delete_xray(self) -> None:
+        xray = self.gallery.current()
+        if xray is None:
+            return
+
+        async def job(_progress: Progress) -> None:
+            await self._session.api.delete_xray(xray.id)
+
+        def deleted(_result: object) -> None:
+            set_message(self.xray_error, "")
+            self.detail.show_xray(None)
+            self._reload_xrays()
+
+        confirm(
+            self,
+            "Delete x-ray",
+            f"Delete “{xray.name_of_xray}”? It is kept for retention but no longer shown "
+            "to anyone.",
+            lambda: self._session.run(
+                job, deleted, lambda error: set_message(self.xray_error, error.detail)
+            ),
+        )
+
+
+def patient_header(parent: QWidget) -> QLabel:
+    label = QLabel("Pick a patient.", parent)
+    label.setStyleSheet("font-weight: bold; font-size: 14px;")
+    return label
+
+
+def describe(patient: User | None) -> str:
+    if patient is None:
+        return "Pick a patient."
+    return f"{patient.full_name} · {patient.email} · {patient.phone or 'no phone'}"

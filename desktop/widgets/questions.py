@@ -1,0 +1,191 @@
+"""Questions: the list, the thread, asking one and answering one."""
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.api import ApiError
+from desktop.models.paged import Column, PagedTableModel
+from desktop.runner import Progress
+from desktop.session import Session
+from desktop.widgets.forms import clear_errors, error_label, show_error
+from shared.models import DoctorSummary, Question, Response, XRay
+
+
+def question_columns(session: Session) -> list[Column[Question]]:
+    return [
+        Column("Asked", lambda q: q.created_at),
+        Column("Patient", lambda q: session.name(q.patient_id)),
+        Column("Doctor", lambda q: session.name(q.doctor_id)),
+        Column("Status", lambda q: q.status.value),
+        Column("Answers", lambda q: len(q.responses)),
+        Column("Question", lambda q: q.question_text.replace("\n", " ")),
+    ]
+
+
+def questions_model(session: Session, parent: QWidget) -> PagedTableModel[Question]:
+    return PagedTableModel[Question](session.runner, question_columns(session), parent)
+
+
+class AskForm(QWidget):
+    """A patient's new question: to a chosen doctor or any, optionally about one x-ray."""
+
+    asked = Signal(object)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self.text_edit = QPlainTextEdit(self)
+        self.text_edit.setPlaceholderText("Describe your question for the doctor…")
+        self.doctor_combo = QComboBox(self)
+        self.xray_combo = QComboBox(self)
+        self.send_button = QPushButton("Send question", self)
+        self.send_button.setShortcut(QKeySequence("Ctrl+Return"))
+        self.send_button.clicked.connect(self.send)
+        self.text_error = error_label(self)
+        self.doctor_error = error_label(self)
+        self.xray_error = error_label(self)
+        self.error = error_label(self)
+        self.status = QLabel("", self)
+        form = QFormLayout(self)
+        form.addRow("Question", self.text_edit)
+        form.addRow("", self.text_error)
+        form.addRow("Doctor", self.doctor_combo)
+        form.addRow("", self.doctor_error)
+        form.addRow("X-ray", self.xray_combo)
+        form.addRow("", self.xray_error)
+        form.addRow("", self.send_button)
+        form.addRow("", self.error)
+        form.addRow("", self.status)
+        self.refresh_choices()
+
+    def _fields(self) -> dict[str, QLabel]:
+        return {
+            "question_text": self.text_error,
+            "doctor_id": self.doctor_error,
+            "xray_id": self.xray_error,
+        }
+
+    def refresh_choices(self) -> None:
+        """Reload the doctors and the patient's x-rays to choose from."""
+        session = self._session
+
+        async def job(_progress: Progress) -> tuple[list[DoctorSummary], list[XRay]]:
+            doctors: list[DoctorSummary] = []
+            xrays: list[XRay] = []
+            cursor: str | None = None
+            while True:
+                page = await session.api.doctors(cursor)
+                doctors += page.items
+                if (cursor := page.next_cursor) is None:
+                    break
+            while True:
+                xray_page = await session.api.xrays(session.user.id, cursor)
+                xrays += xray_page.items
+                if (cursor := xray_page.next_cursor) is None:
+                    break
+            return doctors, xrays
+
+        def fill(choices: tuple[list[DoctorSummary], list[XRay]]) -> None:
+            doctors, xrays = choices
+            session.remember(doctors)
+            self.doctor_combo.clear()
+            self.doctor_combo.addItem("Any doctor", None)
+            for doctor in doctors:
+                self.doctor_combo.addItem(doctor.full_name, doctor.id)
+            self.xray_combo.clear()
+            self.xray_combo.addItem("No x-ray", None)
+            for xray in xrays:
+                self.xray_combo.addItem(f"{xray.name_of_xray} (#{xray.id})", xray.id)
+
+        session.run(job, fill, lambda error: show_error(error, self.error))
+
+    def send(self) -> None:
+        text = self.text_edit.toPlainText().strip()
+        doctor_id, xray_id = self.doctor_combo.currentData(), self.xray_combo.currentData()
+        self.send_button.setEnabled(False)
+        clear_errors(self.error, self._fields())
+
+        async def job(_progress: Progress) -> Question:
+            return await self._session.api.ask(text, doctor_id, xray_id)
+
+        def sent(question: Question) -> None:
+            self.send_button.setEnabled(True)
+            self.text_edit.clear()
+            self.status.setText("Your question was sent.")
+            self.asked.emit(question)
+
+        def failed(error: ApiError) -> None:
+            self.send_button.setEnabled(True)
+            show_error(error, self.error, self._fields())
+
+        self._session.run(job, sent, failed)
+
+
+class AnswerForm(QWidget):
+    """A doctor's answer to the question shown above it (Ctrl+Enter sends)."""
+
+    answered = Signal(object)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self.question: Question | None = None
+        self.text_edit = QPlainTextEdit(self)
+        self.text_edit.setPlaceholderText("Write the answer…")
+        self.text_edit.setMaximumHeight(140)
+        self.send_button = QPushButton("Send answer", self)
+        self.send_button.clicked.connect(self.send)
+        shortcut = QShortcut(QKeySequence("Ctrl+Return"), self.text_edit)
+        shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        shortcut.activated.connect(self.send)
+        self.text_error = error_label(self)
+        self.error = error_label(self)
+        self.status = QLabel("", self)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.send_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.text_edit)
+        layout.addWidget(self.text_error)
+        layout.addLayout(buttons)
+        layout.addWidget(self.error)
+        self.set_question(None)
+
+    def set_question(self, question: Question | None) -> None:
+        self.question = question
+        self.send_button.setEnabled(question is not None)
+        self.text_edit.setEnabled(question is not None)
+        clear_errors(self.error, {"response_text": self.text_error})
+
+    def send(self) -> None:
+        question = self.question
+        if question is None:
+            return
+        text = self.text_edit.toPlainText().strip()
+        self.send_button.setEnabled(False)
+
+        async def job(_progress: Progress) -> Response:
+            return await self._session.api.answer(question.id, text)
+
+        def sent(response: Response) -> None:
+            self.send_button.setEnabled(True)
+            self.text_edit.clear()
+            self.status.setText("Answer sent.")
+            self.answered.emit(response)
+
+        def failed(error: ApiError) -> None:
+            self.send_button.setEnabled(True)
+            show_error(error, self.error, {"response_text": self.text_error})
+
+        self._session.run(job, sent, failed)
