@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, session: Session, config: Config) -> None:
         super().__init__()
+        self._logging_out = False
         self.session = session
         self._config = config
         user = session.user
@@ -65,9 +66,7 @@ class MainWindow(QMainWindow):
         for index in range(self.tabs.count()):
             if self.tabs.tabText(index) == last:
                 self.tabs.setCurrentIndex(index)
-        self.tabs.currentChanged.connect(
-            lambda i: config.set_last_tab(self.role, self.tabs.tabText(i))
-        )
+        self.tabs.currentChanged.connect(self._remember_tab)
         self.connection = QLabel("", self)
         self.statusBar().addPermanentWidget(self.connection)
         self._connected()
@@ -87,7 +86,11 @@ class MainWindow(QMainWindow):
             )
         )
         self.idle.start()
-        self._logging_out = False
+
+    def _remember_tab(self, index: int) -> None:
+        # Tabs removed while logging out must not overwrite the tab the user was on.
+        if not self._logging_out:
+            self._config.set_last_tab(self.role, self.tabs.tabText(index))
 
     def _build_menu(self) -> None:
         account = self.menuBar().addMenu("&Account")

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 # A coroutine function given a progress callback: progress(done, total).
 Progress = Callable[[int, int], None]
@@ -28,17 +28,28 @@ class Task(QObject):
     progressed = Signal(int, int)
     finished = Signal()
 
+    # Carries the outcome from the worker thread to the GUI thread (a queued connection).
+    _outcome = Signal(object)
+
     def __init__(self) -> None:
         super().__init__()
         self._future: Future[Any] | None = None
         self.is_done = False
+        # Queued even when emitted on the GUI thread (a future already done when its callback
+        # is added runs the callback at once, in the submitting thread).
+        self._outcome.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     def cancel(self) -> None:
         if self._future is not None:
             self._future.cancel()
 
     def _complete(self, future: Future[Any]) -> None:
-        # Runs in the worker thread; the emits are queued to the GUI thread.
+        # Runs in the worker thread. The public signals are emitted on the GUI thread, from
+        # _deliver: a job that ends at once must not finish before its submitter has had the
+        # chance to connect to it.
+        self._outcome.emit(future)
+
+    def _deliver(self, future: Future[Any]) -> None:
         if future.cancelled():
             self.cancelled.emit()
         elif (error := future.exception()) is not None:
@@ -92,7 +103,16 @@ class AsyncRunner(QObject):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def stop(self) -> None:
-        for task in list(self._running):
-            task.cancel()
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        """Cancel what still runs, let it unwind, then end the thread."""
+
+        async def drain() -> None:
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for pending_task in pending:
+                pending_task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        if self.loop.is_running():
+            asyncio.run_coroutine_threadsafe(drain(), self.loop).result(timeout=10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
+        self.loop.close()

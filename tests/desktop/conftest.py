@@ -1,0 +1,115 @@
+"""Desktop tests: the real client against a real server process on a free loopback port."""
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from pytestqt.qtbot import QtBot
+
+from desktop.api import ApiClient
+from desktop.app import DesktopApp
+from desktop.config import Config
+from desktop.main_window import MainWindow
+from server.child import LiveServer, run_cli, server_environment
+from server.seed import DEMO_PASSWORD
+from shared.models import User
+
+T = TypeVar("T")
+PASSWORD = "desktop test password"
+_numbers = itertools.count(1)
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+
+    def call(
+        self, email: str, work: Callable[[ApiClient], Awaitable[T]], password: str = PASSWORD
+    ) -> T:
+        """Do something on the server as `email`, the way another person would, meanwhile."""
+
+        async def run() -> T:
+            api = ApiClient(self.url)
+            try:
+                await api.login(email, password)
+                return await work(api)
+            finally:
+                await api.close()
+
+        return asyncio.run(run())
+
+    def as_admin(self, work: Callable[[ApiClient], Awaitable[T]]) -> T:
+        return self.call("admin@medsys.example", work, DEMO_PASSWORD)
+
+    def new_user(self, usertype: str, name: str | None = None) -> User:
+        number = next(_numbers)
+        email = f"{usertype}{number}@desktop.example"
+        full_name = name or f"{usertype.title()} Number{number}"
+        return self.as_admin(
+            lambda api: api.create_user(full_name, email, "+1 555 7000", usertype, PASSWORD)
+        )
+
+    def storage_leftovers(self) -> list[Path]:
+        return [path for path in (self.data_dir / "storage" / "tmp").iterdir()]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("desktop-server")
+    environment = server_environment(data_dir, f"sqlite+aiosqlite:///{data_dir / 'medsys.db'}")
+    for command in ("migrate", "seed-demo"):
+        result = run_cli(environment, command)
+        assert result.returncode == 0, result.stderr
+    live = LiveServer(environment)
+    url = live.start()
+    yield Server(url, data_dir)
+    live.stop()
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path) -> Path:
+    return tmp_path / "desktop.ini"
+
+
+@pytest.fixture
+def desktop(
+    qtbot: QtBot, server: Server, settings_file: Path, tmp_path: Path
+) -> Iterator[DesktopApp]:
+    config = Config(QSettings(str(settings_file), QSettings.Format.IniFormat))
+    app = DesktopApp(config, tmp_path / "cache")
+    qtbot.addWidget(app.login_window)
+    app.start(server.url)
+    yield app
+    app.shutdown()
+
+
+def log_in(qtbot: QtBot, desktop: DesktopApp, email: str, password: str = PASSWORD) -> MainWindow:
+    """Type the credentials and press Enter, as a person would."""
+    login = desktop.login_window
+    login.email_edit.clear()
+    qtbot.keyClicks(login.email_edit, email)
+    login.password_edit.clear()
+    qtbot.keyClicks(login.password_edit, password)
+    qtbot.keyClick(login.password_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: desktop.main_window is not None, timeout=15000)
+    window = desktop.main_window
+    assert window is not None
+    qtbot.waitUntil(lambda: desktop.runner.is_idle, timeout=15000)
+    return window
+
+
+def settle(qtbot: QtBot, desktop: DesktopApp) -> None:
+    """Wait until no background job runs (a job may start others: thumbnails after a page)."""
+    for _ in range(3):
+        qtbot.waitUntil(lambda: desktop.runner.is_idle, timeout=15000)
+        qtbot.wait(0)
+
+
+def column_texts(model: Any, column: int) -> list[str]:
+    return [model.index(row, column).data() for row in range(model.rowCount())]

@@ -1,0 +1,141 @@
+"""Logging in and out, creating accounts, the idle log-off and remembered settings."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QDialogButtonBox
+from pytestqt.qtbot import QtBot
+from shiboken6 import Shiboken
+
+from desktop.app import DesktopApp
+from desktop.config import Config
+from tests.desktop.conftest import PASSWORD, Server, log_in, settle
+
+
+def test_wrong_password_is_shown_next_to_the_password(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    patient = server.new_user("patient")
+    login = desktop.login_window
+    qtbot.keyClicks(login.email_edit, patient.email)
+    qtbot.keyClicks(login.password_edit, "not my password")
+    qtbot.mouseClick(login.login_button, Qt.MouseButton.LeftButton)
+    password_error = login.errors["password"]
+    qtbot.waitUntil(password_error.isVisible)
+    assert password_error.text() == "The email or password is wrong."
+    assert desktop.main_window is None
+
+
+def test_an_unreachable_server_is_named(qtbot: QtBot, desktop: DesktopApp) -> None:
+    login = desktop.login_window
+    login.server_edit.setText("http://127.0.0.1:9")  # the discard port: nothing listens
+    qtbot.keyClicks(login.email_edit, "someone@example.org")
+    qtbot.keyClicks(login.password_edit, "whatever it is")
+    login.login_button.click()
+    qtbot.waitUntil(login.errors["server"].isVisible, timeout=15000)
+    assert "Cannot reach the server at http://127.0.0.1:9" in login.errors["server"].text()
+    login.server_edit.setText("127.0.0.1:8080")
+    login.login_button.click()
+    assert "http://" in login.errors["server"].text()
+
+
+def test_login_opens_the_role_window_and_logout_clears_it(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    patient = server.new_user("patient", "Lena Login")
+    window = log_in(qtbot, desktop, patient.email)
+    assert window.windowTitle() == "medsys — Lena Login (patient)"
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
+        "Questions",
+        "X-rays",
+        "Medical history",
+        "Privacy",
+    ]
+    assert "Connected to" in window.connection.text()
+    assert not desktop.login_window.isVisible()
+
+    window.logout_action.trigger()
+    qtbot.waitUntil(desktop.login_window.isVisible)
+    assert desktop.main_window is None
+    assert window.tabs.count() == 0  # nothing of the patient's left in the window
+    assert desktop.login_window.notice.text() == "You have logged out."
+    assert not (tmp_path / "cache" / str(patient.id)).exists()
+
+
+def test_idle_log_off(qtbot: QtBot, desktop: DesktopApp, server: Server) -> None:
+    desktop.config.idle_minutes = 0.01  # 600 ms
+    patient = server.new_user("patient")
+    window = log_in(qtbot, desktop, patient.email)
+    qtbot.waitUntil(desktop.login_window.isVisible, timeout=5000)
+    assert desktop.main_window is None
+    assert "without activity" in desktop.login_window.notice.text()
+    qtbot.waitUntil(lambda: not Shiboken.isValid(window))  # the window and its data are gone
+
+
+def test_register_a_patient_and_a_doctor(qtbot: QtBot, desktop: DesktopApp, server: Server) -> None:
+    login = desktop.login_window
+
+    def register(name: str, email: str, role_index: int, password: str = PASSWORD) -> None:
+        login.create_button.click()
+        dialog = login.dialog
+        assert dialog is not None
+        qtbot.waitUntil(dialog.isVisible)
+        qtbot.keyClicks(dialog.name_edit, name)
+        qtbot.keyClicks(dialog.email_edit, email)
+        qtbot.keyClicks(dialog.phone_edit, "+1 555 1234")
+        dialog.role_combo.setCurrentIndex(role_index)
+        qtbot.keyClicks(dialog.password_edit, password)
+        qtbot.keyClicks(dialog.repeat_edit, password)
+        dialog.create_button.click()
+
+    register("Doris Doctor", "doris@desktop.example", 1)
+    qtbot.waitUntil(login.notice.isVisible)
+    assert "waits for an administrator's approval" in login.notice.text()
+    waiting = server.as_admin(lambda api: api.users("doctor", False, "doris"))
+    assert [user.email for user in waiting.items] == ["doris@desktop.example"]
+
+    register("Sam Short", "sam@desktop.example", 0, password="short")
+    dialog = login.dialog
+    assert dialog is not None
+    qtbot.waitUntil(dialog.errors["password"].isVisible)
+    assert "8 characters" in dialog.errors["password"].text()
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
+
+    register("Pat New", "pat.new@desktop.example", 0)
+    qtbot.waitUntil(lambda: "ready" in login.notice.text())
+    assert login.email_edit.text() == "pat.new@desktop.example"
+    register("Pat Again", "PAT.NEW@desktop.example", 0)
+    dialog = login.dialog
+    assert dialog is not None
+    qtbot.waitUntil(dialog.error.isVisible)
+    assert "already exists" in dialog.error.text()
+    dialog.reject()
+    window = log_in(qtbot, desktop, "pat.new@desktop.example")
+    assert window.windowTitle() == "medsys — Pat New (patient)"
+
+
+def test_settings_are_remembered(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, settings_file: Path, tmp_path: Path
+) -> None:
+    doctor = server.new_user("doctor")
+    window = log_in(qtbot, desktop, doctor.email)
+    window.tabs.setCurrentIndex(1)
+    window.resize(1000, 700)
+    size = (window.width(), window.height())
+    window.logout_action.trigger()
+    settle(qtbot, desktop)
+    desktop.config.sync()
+
+    again = DesktopApp(
+        Config(QSettings(str(settings_file), QSettings.Format.IniFormat)), tmp_path / "cache2"
+    )
+    qtbot.addWidget(again.login_window)
+    try:
+        assert again.login_window.server_edit.text() == server.url
+        assert again.login_window.email_edit.text() == doctor.email
+        again.start()
+        second = log_in(qtbot, again, doctor.email)
+        assert second.tabs.tabText(second.tabs.currentIndex()) == "Patients"
+        assert (second.width(), second.height()) == size
+    finally:
+        again.shutdown()
