@@ -1,6 +1,6 @@
 """The radiograph viewer: a QGraphicsView with zoom under the mouse, drag to pan, fit, 1:1."""
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QBrush,
@@ -42,7 +42,7 @@ class XRayViewer(QGraphicsView):
         self.setBackgroundBrush(QBrush(QColor(12, 12, 12)))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self._fit_mode = True
 
@@ -79,19 +79,29 @@ class XRayViewer(QGraphicsView):
         self.resetTransform()
         self.zoom_changed.emit(self.zoom)
 
-    def zoom_by(self, factor: float) -> None:
-        """Scale by `factor`, clamped, keeping the point under the mouse in place."""
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Scale by `factor`, clamped, keeping the image point under `anchor` (a viewport
+        position; default its centre) where it is on screen."""
         target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom * factor))
         if not self.has_image or target == self.zoom:
             return
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        scene_point = self.mapToScene(anchor.toPoint())
         self._fit_mode = False
         self.scale(target / self.zoom, target / self.zoom)
+        # Done by hand rather than with AnchorUnderMouse: that follows the cursor, which
+        # is not where a wheel event or a shortcut says.
+        drift = self.mapFromScene(scene_point) - anchor.toPoint()
+        horizontal, vertical = self.horizontalScrollBar(), self.verticalScrollBar()
+        horizontal.setValue(horizontal.value() + drift.x())
+        vertical.setValue(vertical.value() + drift.y())
         self.zoom_changed.emit(self.zoom)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         steps = event.angleDelta().y() / 120
         if steps:
-            self.zoom_by(WHEEL_STEP**steps)
+            self.zoom_by(WHEEL_STEP**steps, event.position())
         event.accept()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802

@@ -1,0 +1,165 @@
+"""The admin console: users, approvals, the last admin, records and the audit trail."""
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+from pytestqt.qtbot import QtBot
+
+from desktop.app import DesktopApp
+from desktop.tabs.admin import AuditTab, RecordsTab, UsersTab
+from server.demo_images import radiograph_pixels, write_png
+from server.seed import DEMO_PASSWORD
+from tests.desktop.conftest import PASSWORD, Server, column_texts, log_in, settle
+
+
+def click_confirm(qtbot: QtBot, parent: QWidget, button: str) -> None:
+    """Answer the confirmation box that `parent` opened (window-modal, via open())."""
+
+    def visible_boxes() -> list[QMessageBox]:
+        return [box for box in parent.findChildren(QMessageBox, "confirm") if box.isVisible()]
+
+    qtbot.waitUntil(lambda: len(visible_boxes()) == 1)
+    for candidate in visible_boxes()[0].buttons():
+        if candidate.text() == button:
+            candidate.click()
+            return
+    raise AssertionError(f"no {button} button")
+
+
+def users_tab(qtbot: QtBot, desktop: DesktopApp, email: str, password: str) -> UsersTab:
+    window = log_in(qtbot, desktop, email, password)
+    tab = window.tab("Users")
+    assert isinstance(tab, UsersTab)
+    return tab
+
+
+def test_approve_create_edit_and_deactivate(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    admin = server.new_user("admin")
+    waiting = server.call(
+        admin.email,
+        lambda api: api.register(
+            "Dr. Waiting Approval", "waiting@desktop.example", "+1", "doctor", PASSWORD
+        ),
+    )
+    tab = users_tab(qtbot, desktop, admin.email, PASSWORD)
+    tab.role_combo.setCurrentIndex(tab.role_combo.findData("doctor"))
+    tab.state_combo.setCurrentIndex(tab.state_combo.findData(False))
+    qtbot.waitUntil(lambda: "Dr. Waiting Approval" in column_texts(tab.model, 0))
+    tab.list.select_row(column_texts(tab.model, 0).index("Dr. Waiting Approval"))
+    assert tab.approve_button.isEnabled()
+    tab.approve_button.click()
+    qtbot.waitUntil(lambda: "may now log in" in tab.form.status.text())
+    assert server.call(waiting.email, lambda api: api.profile()).is_active
+
+    tab.form.new_button.click()
+    form = tab.form
+    form.name_edit.setText("Nora Nurse-Admin")
+    form.email_edit.setText("nora@desktop.example")
+    form.phone_edit.setText("+1 555 4444")
+    form.role_combo.setCurrentIndex(form.role_combo.findData("admin"))
+    form.password_edit.setText("short")
+    form.create_button.click()
+    qtbot.waitUntil(form.errors["password"].isVisible)
+    form.password_edit.setText("long enough now")
+    form.create_button.click()
+    qtbot.waitUntil(lambda: "Created admin nora@desktop.example" in form.status.text())
+    assert (
+        server.call("nora@desktop.example", lambda api: api.profile(), "long enough now").usertype
+        == "admin"
+    )
+
+    tab.role_combo.setCurrentIndex(tab.role_combo.findData("admin"))
+    tab.state_combo.setCurrentIndex(tab.state_combo.findData(True))
+    qtbot.waitUntil(lambda: "Nora Nurse-Admin" in column_texts(tab.model, 0))
+    tab.list.select_row(column_texts(tab.model, 0).index("Nora Nurse-Admin"))
+    form.phone_edit.setText("+1 555 5555")
+    form.save_button.click()
+    qtbot.waitUntil(lambda: form.status.text() == "Saved Nora Nurse-Admin.")
+    qtbot.waitUntil(lambda: "Nora Nurse-Admin" in column_texts(tab.model, 0))  # reloaded
+    tab.list.select_row(column_texts(tab.model, 0).index("Nora Nurse-Admin"))
+    tab.deactivate_button.click()
+    click_confirm(qtbot, tab, "Delete")
+    qtbot.waitUntil(lambda: "Deactivated Nora" in form.status.text())
+    assert not server.as_admin(lambda api: api.users("admin", None, "nora")).items[0].is_active
+
+
+def test_the_last_admin_cannot_be_removed(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    others = server.as_admin(lambda api: api.users("admin", True, ""))
+    for other in others.items:
+        if other.email != "admin@medsys.example":
+            server.as_admin(lambda api, other=other: api.deactivate_user(other.id))
+    tab = users_tab(qtbot, desktop, "admin@medsys.example", DEMO_PASSWORD)
+    tab.role_combo.setCurrentIndex(tab.role_combo.findData("admin"))
+    tab.state_combo.setCurrentIndex(tab.state_combo.findData(True))
+    qtbot.waitUntil(lambda: column_texts(tab.model, 1) == ["admin@medsys.example"])
+    tab.list.select_row(0)
+    tab.deactivate_button.click()
+    click_confirm(qtbot, tab, "Delete")
+    qtbot.waitUntil(tab.form.error.isVisible)
+    assert "last active administrator" in tab.form.error.text()
+
+
+def test_records_delete_with_confirmation(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    admin = server.new_user("admin")
+    doctor = server.new_user("doctor")
+    patient = server.new_user("patient", "Records Person")
+    image = tmp_path / "film.png"
+    write_png(image, radiograph_pixels(120, 100))
+    server.call(
+        patient.email,
+        lambda api: api.upload_xray(image, "Film", "other", None, None, lambda d, t: None),
+    )
+    server.call(doctor.email, lambda api: api.add_history(patient.id, "Fracture", None))
+
+    window = log_in(qtbot, desktop, admin.email)
+    tab = window.tab("Records")
+    assert isinstance(tab, RecordsTab)
+    tab.picker.search_edit.setText("Records Person")
+    tab.picker.search()
+    qtbot.waitUntil(lambda: tab.picker.model.rowCount() == 1)
+    tab.picker.list.select_row(0)
+    settle(qtbot, desktop)
+    chart = tab.chart
+    chart.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: chart.history.model.rowCount() == 1)
+    chart.history.list.select_row(0)
+    chart.history.delete_button.click()
+    click_confirm(qtbot, chart.history, "Cancel")
+    assert chart.history.model.rowCount() == 1
+    chart.history.delete_button.click()
+    click_confirm(qtbot, chart.history, "Delete")
+    qtbot.waitUntil(
+        lambda: chart.history.model.rowCount() == 0 and not chart.history.model.is_loading
+    )
+    assert server.call(patient.email, lambda api: api.histories(patient.id)).items == []
+
+    chart.setCurrentIndex(0)
+    chart.gallery.view.setCurrentIndex(chart.gallery.model.index(0, 0))
+    chart.delete_xray_button.click()
+    click_confirm(qtbot, chart, "Delete")
+    qtbot.waitUntil(
+        lambda: chart.gallery.model.rowCount() == 0 and not chart.gallery.model.is_loading
+    )
+    assert server.call(patient.email, lambda api: api.xrays(patient.id)).items == []
+
+
+def test_audit_trail_filters(qtbot: QtBot, desktop: DesktopApp, server: Server) -> None:
+    admin = server.new_user("admin", "Audit Reader")
+    window = log_in(qtbot, desktop, admin.email)
+    tab = window.tab("Audit")
+    assert isinstance(tab, AuditTab)
+    settle(qtbot, desktop)
+    assert tab.model.rowCount() > 0
+    tab.action_combo.setCurrentIndex(tab.action_combo.findData("login"))
+    qtbot.waitUntil(
+        lambda: tab.model.rowCount() > 0 and set(column_texts(tab.model, 2)) == {"login"}
+    )
+    tab.actor_spin.setValue(admin.id)
+    tab.apply_button.click()
+    qtbot.waitUntil(lambda: set(column_texts(tab.model, 1)) == {"Audit Reader"})

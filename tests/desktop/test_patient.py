@@ -1,0 +1,217 @@
+"""A patient's day: asking, uploading by drag-and-drop, viewing, reading history and the log."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from desktop.app import DesktopApp
+from desktop.tabs.patient import HistoryTab, PrivacyTab, QuestionsTab, XRaysTab
+from server.demo_images import radiograph_pixels, write_dicom, write_png
+from tests.desktop.conftest import Server, column_texts, log_in, settle
+
+
+def drop_files(qtbot: QtBot, target: XRaysTab, paths: list[Path]) -> None:
+    """What the file manager does when files are dragged onto the tab and released."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    point = QPoint(target.width() // 2, target.height() // 2)
+    actions = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(
+        QPointF(point), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(target, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(
+        QPointF(point), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(target, drop)
+    assert drop.isAccepted()
+
+
+def test_ask_a_doctor_and_read_the_answer(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    patient = server.new_user("patient")
+    doctor = server.new_user("doctor", "Dr. Desk Answer")
+    window = log_in(qtbot, desktop, patient.email)
+    tab = window.tab("Questions")
+    assert isinstance(tab, QuestionsTab)
+    qtbot.mouseClick(tab.new_button, Qt.MouseButton.LeftButton)
+    form = tab.ask_form
+    assert tab.right.currentWidget() is form
+    qtbot.keyClicks(form.text_edit, "My knee is swollen since Monday.")
+    form.doctor_combo.setCurrentIndex(form.doctor_combo.findText("Dr. Desk Answer"))
+    qtbot.mouseClick(form.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1)
+    assert form.status.text() == "Your question was sent."
+    assert column_texts(tab.model, 2) == ["Dr. Desk Answer"]
+    assert column_texts(tab.model, 3) == ["pending"]
+
+    held = server.call(patient.email, lambda api: api.questions())
+    assert [(q.question_text, q.doctor_id) for q in held.items] == [
+        ("My knee is swollen since Monday.", doctor.id)
+    ]
+    question_id = held.items[0].id
+    server.call(
+        doctor.email,
+        lambda api: api.answer(question_id, "Cool it and rest; come in if it gets worse."),
+    )
+
+    tab.status_combo.setCurrentIndex(tab.status_combo.findText("Answered"))
+    qtbot.waitUntil(lambda: column_texts(tab.model, 3) == ["answered"])
+    tab.list.select_row(0)
+    assert "Cool it and rest" in tab.thread_view.toPlainText()
+    assert "Dr. Desk Answer" in tab.thread_view.toPlainText()
+
+
+def test_an_empty_question_shows_the_servers_reason(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    patient = server.new_user("patient")
+    window = log_in(qtbot, desktop, patient.email)
+    tab = window.tab("Questions")
+    assert isinstance(tab, QuestionsTab)
+    tab.new_button.click()
+    tab.ask_form.send_button.click()
+    qtbot.waitUntil(tab.ask_form.text_error.isVisible)
+    assert "at least 1 character" in tab.ask_form.text_error.text()
+    assert server.call(patient.email, lambda api: api.questions()).items == []
+
+
+def test_drop_files_to_upload_them_each_with_its_form(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    patient = server.new_user("patient")
+    chest = tmp_path / "chest_pa.png"
+    write_png(chest, radiograph_pixels(300, 360))
+    dicom = tmp_path / "spine.dcm"
+    write_dicom(dicom, radiograph_pixels(200, 260, seed=4))
+    fake = tmp_path / "holiday.png"
+    fake.write_text("this is a text file with a picture's name")
+
+    window = log_in(qtbot, desktop, patient.email)
+    tab = window.tab("X-rays")
+    assert isinstance(tab, XRaysTab)
+    drop_files(qtbot, tab, [chest, dicom, fake])
+    items = tab.uploads.items
+    assert [item.path.name for item in items] == ["chest_pa.png", "spine.dcm", "holiday.png"]
+    assert [item.type_combo.currentData() for item in items] == ["chest", "spine", "other"]
+    items[0].name_edit.clear()
+    qtbot.keyClicks(items[0].name_edit, "Chest, standing")
+    qtbot.keyClicks(items[1].description_edit, "Lower back, after lifting")
+    assert tab.uploads.upload_all_button.isVisible()
+    qtbot.mouseClick(tab.uploads.upload_all_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(
+        lambda: items[0].is_done and items[1].is_done and not items[2].is_busy, timeout=15000
+    )
+    assert items[0].status.text() == "Uploaded as “Chest, standing”."
+    assert items[2].status.text() == "Refused by the server:"
+    assert "PNG, JPEG and DICOM" in items[2].error.text()
+    settle(qtbot, desktop)
+    assert tab.gallery.model.rowCount() == 2
+
+    held = server.call(patient.email, lambda api: api.xrays(patient.id))
+    assert sorted((x.name_of_xray, x.content_type) for x in held.items) == [
+        ("Chest, standing", "image/png"),
+        ("spine", "application/dicom"),
+    ]
+    assert {x.description_of_xray for x in held.items} == {None, "Lower back, after lifting"}
+    assert server.storage_leftovers() == []
+
+
+def test_cancel_a_long_upload(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    patient = server.new_user("patient")
+    big = tmp_path / "big.png"
+    with big.open("wb") as handle:  # 60 MB: long enough to cancel half-way
+        handle.write(b"\x89PNG\r\n\x1a\n" + b"\0" * (60 * 1024 * 1024))
+    window = log_in(qtbot, desktop, patient.email)
+    tab = window.tab("X-rays")
+    assert isinstance(tab, XRaysTab)
+    tab.uploads.add_files([big])
+    item = tab.uploads.items[0]
+    item.upload_button.click()
+    qtbot.waitUntil(lambda: 0 < item.progress.value() < item.progress.maximum(), timeout=15000)
+    assert item.cancel_button.isVisible()
+    qtbot.mouseClick(item.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: item.status.text() == "Upload cancelled.")
+    assert item.upload_button.isEnabled()
+    qtbot.waitUntil(lambda: server.storage_leftovers() == [], timeout=10000)
+    assert server.call(patient.email, lambda api: api.xrays(patient.id)).items == []
+
+
+def test_view_an_xray_with_its_result_and_from_the_cache(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    patient = server.new_user("patient")
+    doctor = server.new_user("doctor")
+    image = tmp_path / "hand.png"
+    write_png(image, radiograph_pixels(400, 300))
+    xray = server.call(
+        patient.email,
+        lambda api: api.upload_xray(image, "Hand", "limb", None, None, lambda done, total: None),
+    )
+    server.call(
+        doctor.email, lambda api: api.update_xray(xray.id, result_of_xray="No fracture seen.")
+    )
+
+    window = log_in(qtbot, desktop, patient.email)
+    tab = window.tab("X-rays")
+    assert isinstance(tab, XRaysTab)
+    settle(qtbot, desktop)
+    assert tab.gallery.model.has_thumbnail(xray.id)
+    tab.gallery.view.setCurrentIndex(tab.gallery.model.index(0, 0))
+    qtbot.keyClick(tab.gallery.view, Qt.Key.Key_Return)
+    detail = tab.detail
+    qtbot.waitUntil(lambda: detail.panel.viewer.has_image)
+    assert detail.title.text() == "Hand"
+    assert detail.result_edit.toPlainText() == "No fracture seen."
+    assert detail.result_edit.isReadOnly()
+    assert not detail.save_button.isVisible()
+    assert detail.status.text() == ""  # downloaded this time
+
+    viewer = detail.panel.viewer
+    fitted = viewer.zoom
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    viewer.setFocus()
+    qtbot.keyClick(viewer, Qt.Key.Key_1)  # the toolbar's shortcut for 1:1
+    assert viewer.zoom == 1.0
+    assert detail.panel.zoom_label.text() == "100%"
+    qtbot.keyClick(viewer, Qt.Key.Key_F)
+    assert viewer.zoom == fitted
+
+    tab.back_button.click()
+    tab.open_xray(xray)
+    qtbot.waitUntil(lambda: detail.panel.viewer.has_image)
+    assert detail.status.text() == "Shown from the local cache."
+    assert (tmp_path / "cache" / str(patient.id) / f"{xray.sha256}.png").exists()
+
+
+def test_history_and_who_looked_at_my_records(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    patient = server.new_user("patient")
+    doctor = server.new_user("doctor", "Dr. Looked")
+    for name in ("Appendectomy", "Physiotherapy"):
+        server.call(doctor.email, lambda api, name=name: api.add_history(patient.id, name, "2020"))
+    window = log_in(qtbot, desktop, patient.email)
+    history = window.tab("Medical history")
+    assert isinstance(history, HistoryTab)
+    qtbot.waitUntil(lambda: history.model.rowCount() == 2)
+    assert column_texts(history.model, 1) == ["Physiotherapy", "Appendectomy"]
+    assert not history.add_button.isVisible()
+    history.list.filter_edit.setText("append")
+    assert history.list.proxy.rowCount() == 1
+
+    privacy = window.tab("Privacy")
+    assert isinstance(privacy, PrivacyTab)
+    privacy.model.reload()
+    qtbot.waitUntil(lambda: privacy.model.rowCount() >= 2)
+    actions = set(zip(column_texts(privacy.model, 2), column_texts(privacy.model, 3), strict=True))
+    assert ("create", "medical history") in actions

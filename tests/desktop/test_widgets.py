@@ -1,0 +1,114 @@
+"""Widgets and models on their own: the viewer's zoom and the paged model's fetch-more."""
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from desktop.images import auto_window, to_qimage, window_to_8bit
+from desktop.models.paged import PagedTableModel
+from desktop.runner import AsyncRunner
+from desktop.widgets.questions import question_columns
+from desktop.widgets.xray_viewer import MAX_ZOOM, MIN_ZOOM, XRayViewer
+from server.demo_images import radiograph_pixels
+from tests.desktop.conftest import Server
+
+
+def wheel(viewer: XRayViewer, at: QPoint, steps: int) -> None:
+    position = QPointF(at)
+    event = QWheelEvent(
+        position,
+        QPointF(viewer.mapToGlobal(at)),
+        QPoint(),
+        QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(viewer.viewport(), event)
+
+
+def test_wheel_zooms_under_the_mouse_and_is_clamped(qtbot: QtBot) -> None:
+    viewer = XRayViewer()
+    qtbot.addWidget(viewer)
+    viewer.resize(600, 500)
+    viewer.show()
+    values = radiograph_pixels(1200, 1000).astype(np.float32)
+    viewer.set_image(to_qimage(window_to_8bit(values, *auto_window(values))))
+    assert viewer.fit_mode
+    fitted = viewer.zoom
+    assert 0.4 < fitted < 0.6
+
+    spot = QPoint(420, 300)
+    under_mouse = viewer.mapToScene(spot)
+    with qtbot.waitSignal(viewer.zoom_changed):
+        wheel(viewer, spot, 2)
+    assert abs(viewer.zoom - fitted * 1.25**2) < 1e-6
+    assert not viewer.fit_mode
+    after = viewer.mapToScene(spot)
+    assert abs(after.x() - under_mouse.x()) < 2
+    assert abs(after.y() - under_mouse.y()) < 2
+
+    for _ in range(40):
+        wheel(viewer, spot, 3)
+    assert viewer.zoom == MAX_ZOOM
+    for _ in range(60):
+        wheel(viewer, spot, -3)
+    assert viewer.zoom == MIN_ZOOM
+
+    viewer.fit_to_window()
+    viewer.resize(300, 250)
+    QApplication.processEvents()
+    assert abs(viewer.zoom - fitted / 2) < 0.02  # fit mode follows the window
+    viewer.actual_size()
+    assert viewer.zoom == 1.0
+
+
+def test_auto_window_spreads_the_radiograph_over_the_grey_scale() -> None:
+    values = radiograph_pixels(400, 300).astype(np.float32)
+    center, width = auto_window(values)
+    display = window_to_8bit(values, center, width)
+    assert display.dtype == np.uint8
+    assert display.min() == 0
+    assert display.max() >= 254  # the brightest half-percent is clipped to white
+    assert 0 < width < 4096
+
+
+def test_paged_model_fetches_more_when_asked(qtbot: QtBot, server: Server, tmp_path: Path) -> None:
+    patient = server.new_user("patient")
+
+    async def ask_many(api: object) -> None:
+        for number in range(55):
+            await api.ask(f"Question {number}", None, None)  # type: ignore[attr-defined]
+
+    server.call(patient.email, ask_many)
+    runner = AsyncRunner()
+    try:
+        from desktop.api import ApiClient
+
+        api = ApiClient(server.url)
+        runner.call(api.login(patient.email, "desktop test password"))
+        names: dict[int, str] = {}
+
+        class Names:
+            def name(self, user_id: int | None, nobody: str = "any doctor") -> str:
+                return names.get(user_id or 0, nobody)
+
+        model = PagedTableModel(runner, question_columns(Names()))  # type: ignore[arg-type]
+        with qtbot.waitSignal(model.loading_changed, check_params_cb=lambda loading: not loading):
+            model.set_fetcher(lambda cursor: api.questions(None, cursor))
+        assert model.rowCount() == 50
+        assert model.canFetchMore()
+        with qtbot.waitSignal(model.rowsInserted):
+            model.fetchMore()
+        assert model.rowCount() == 55
+        assert not model.canFetchMore()
+        assert model.index(0, 5).data() == "Question 54"  # newest first
+        assert model.index(54, 5).data() == "Question 0"
+        runner.call(api.close())
+    finally:
+        runner.stop()
