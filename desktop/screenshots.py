@@ -109,6 +109,8 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
         records = window.tab("Records")
         assert isinstance(records, admin.RecordsTab)
         records.picker.list.select_row(records.picker.model.rowCount() - 1)
+        shooter.settle()
+        records.chart.detail.show_xray(records.chart.gallery.model.item(0))
         shooter.shoot(window, "admin-records-patient")
     del tab
     window.log_out("Screenshots done.")

@@ -73,6 +73,8 @@ class PatientChart(QTabWidget):
         self.xray_error = error_label(self)
         xray_page = QSplitter(Qt.Orientation.Horizontal, self)
         left = QWidget(xray_page)
+        left.setMinimumWidth(320)
+        left.setMaximumWidth(380)  # the viewer gets the room
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.uploads)
         left_layout.addWidget(self.gallery, 1)

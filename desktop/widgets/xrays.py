@@ -398,9 +398,9 @@ class UploadQueue(QWidget):
         self._session = session
         self.patient_id: int | None = None
         self.items: list[UploadItem] = []
-        self.hint = QLabel(
-            "Drop PNG, JPEG or DICOM files here, or choose them with “Upload…”.", self
-        )
+        self.hint = QLabel("Drop PNG, JPEG or DICOM files here", self)
+        self.hint.setToolTip("Or choose them with “Upload…”; each file gets its own form.")
+        self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: gray; padding: 8px; border: 1px dashed gray;")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.choose_button = QPushButton("Upload…", self)
