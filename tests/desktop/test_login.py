@@ -120,7 +120,7 @@ def test_settings_are_remembered(
     doctor = server.new_user("doctor")
     window = log_in(qtbot, desktop, doctor.email)
     window.tabs.setCurrentIndex(1)
-    window.resize(1000, 700)
+    window.resize(790, 560)  # within the offscreen screen (800×800), which restoring respects
     size = (window.width(), window.height())
     window.logout_action.trigger()
     settle(qtbot, desktop)
