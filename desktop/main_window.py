@@ -2,7 +2,17 @@
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QMainWindow,
+    QSpinBox,
+    QTabWidget,
+    QWidget,
+)
 
 from desktop.config import Config
 from desktop.roles import tabs_for
@@ -98,10 +108,39 @@ class MainWindow(QMainWindow):
         self.logout_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
         self.logout_action.triggered.connect(lambda: self.log_out("You have logged out."))
         account.addAction(self.logout_action)
+        self.preferences_action = QAction("&Preferences…", self)
+        self.preferences_action.triggered.connect(self.open_preferences)
+        account.addAction(self.preferences_action)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         account.addAction(quit_action)
+
+    def open_preferences(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Preferences")
+        self.idle_spin = QSpinBox(dialog)
+        self.idle_spin.setRange(1, 240)
+        self.idle_spin.setSuffix(" minutes")
+        self.idle_spin.setValue(max(1, round(self._config.idle_minutes)))
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog
+        )
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form = QFormLayout(dialog)
+        form.addRow("Log off after inactivity of", self.idle_spin)
+        form.addRow(buttons)
+
+        def accepted() -> None:
+            self._config.idle_minutes = self.idle_spin.value()
+            self.idle.timer.setInterval(self.idle_spin.value() * 60_000)
+            self.idle.timer.start()
+
+        dialog.accepted.connect(accepted)
+        dialog.setObjectName("preferences")
+        self.preferences = dialog
+        dialog.open()
 
     def _connected(self) -> None:
         self.connection.setText(f"● Connected to {self.session.api.base_url}")

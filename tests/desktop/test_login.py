@@ -139,3 +139,15 @@ def test_settings_are_remembered(
         assert (second.width(), second.height()) == size
     finally:
         again.shutdown()
+
+
+def test_the_idle_time_is_a_preference(qtbot: QtBot, desktop: DesktopApp, server: Server) -> None:
+    patient = server.new_user("patient")
+    window = log_in(qtbot, desktop, patient.email)
+    assert window.idle.timer.interval() == 15 * 60_000  # the default
+    window.preferences_action.trigger()
+    qtbot.waitUntil(window.preferences.isVisible)
+    window.idle_spin.setValue(30)
+    window.preferences.accept()
+    assert window.idle.timer.interval() == 30 * 60_000
+    assert desktop.config.idle_minutes == 30
