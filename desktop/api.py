@@ -65,6 +65,19 @@ def _clean(params: Mapping[str, object | None]) -> dict[str, str]:
     return result
 
 
+def _account(
+    full_name: str, email: str, phone: str, usertype: str, password: str
+) -> dict[str, str]:
+    """The body that opens an account, by registration or by an admin."""
+    return {
+        "full_name": full_name,
+        "email": email,
+        "phone": phone,
+        "usertype": usertype,
+        "password": password,
+    }
+
+
 class ApiClient:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
@@ -142,13 +155,7 @@ class ApiClient:
     async def register(
         self, full_name: str, email: str, phone: str, usertype: str, password: str
     ) -> User:
-        body = {
-            "full_name": full_name,
-            "email": email,
-            "phone": phone,
-            "usertype": usertype,
-            "password": password,
-        }
+        body = _account(full_name, email, phone, usertype, password)
         return (await self._model(UserEnvelope, "POST", "/api/register", json=body)).user
 
     async def logout(self) -> None:
@@ -314,13 +321,7 @@ class ApiClient:
     async def create_user(
         self, full_name: str, email: str, phone: str, usertype: str, password: str
     ) -> User:
-        body = {
-            "full_name": full_name,
-            "email": email,
-            "phone": phone,
-            "usertype": usertype,
-            "password": password,
-        }
+        body = _account(full_name, email, phone, usertype, password)
         return await self._model(User, "POST", "/api/admin/users", json=body)
 
     async def update_user(self, user_id: int, **fields: object) -> User:

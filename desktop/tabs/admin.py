@@ -22,7 +22,7 @@ from desktop.runner import Progress
 from desktop.session import Session
 from desktop.widgets.confirm import confirm
 from desktop.widgets.forms import clear_errors, error_label, set_message, show_error
-from desktop.widgets.patients import PatientChart, PatientPicker, describe, patient_header
+from desktop.widgets.patients import PatientRecordsTab
 from desktop.widgets.tables import ListPanel
 from shared.enums import AuditAction, UserType
 from shared.models import AuditEvent, User
@@ -244,28 +244,8 @@ class UsersTab(QWidget):
         )
 
 
-class RecordsTab(QWidget):
+class RecordsTab(PatientRecordsTab):
     """Pick a patient; see and manage their medical history and x-rays."""
-
-    def __init__(self, session: Session) -> None:
-        super().__init__()
-        self.picker = PatientPicker(session, self)
-        self.header = patient_header(self)
-        self.chart = PatientChart(session, self)
-        right = QWidget(self)
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.header)
-        right_layout.addWidget(self.chart, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(self.picker)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 3)
-        QVBoxLayout(self).addWidget(splitter)
-        self.picker.picked.connect(self.open_patient)
-
-    def open_patient(self, patient: User | None) -> None:
-        self.header.setText(describe(patient))
-        self.chart.show_patient(patient)
 
 
 class AuditTab(QWidget):

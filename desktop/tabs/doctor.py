@@ -6,12 +6,12 @@ from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidge
 from desktop.runner import Progress
 from desktop.session import Session
 from desktop.widgets.history import HistoryPanel
-from desktop.widgets.patients import PatientChart, PatientPicker, describe, patient_header
+from desktop.widgets.patients import PatientRecordsTab
 from desktop.widgets.questions import AnswerForm, questions_model
 from desktop.widgets.tables import ListPanel
 from desktop.widgets.thread_view import ThreadView
 from desktop.widgets.xrays import XRayDetail
-from shared.models import Question, User, XRay
+from shared.models import Question, XRay
 
 
 class PendingTab(QWidget):
@@ -79,25 +79,5 @@ class PendingTab(QWidget):
         self.context.setCurrentWidget(self.xray)
 
 
-class PatientsTab(QWidget):
+class PatientsTab(PatientRecordsTab):
     """Find a patient; their chart."""
-
-    def __init__(self, session: Session) -> None:
-        super().__init__()
-        self.picker = PatientPicker(session, self)
-        self.header = patient_header(self)
-        self.chart = PatientChart(session, self)
-        right = QWidget(self)
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.header)
-        right_layout.addWidget(self.chart, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(self.picker)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 3)
-        QVBoxLayout(self).addWidget(splitter)
-        self.picker.picked.connect(self.open_patient)
-
-    def open_patient(self, patient: User | None) -> None:
-        self.header.setText(describe(patient))
-        self.chart.show_patient(patient)

@@ -162,3 +162,27 @@ def describe(patient: User | None) -> str:
     if patient is None:
         return "Pick a patient."
     return f"{patient.full_name} · {patient.email} · {patient.phone or 'no phone'}"
+
+
+class PatientRecordsTab(QWidget):
+    """Find a patient on the left; their chart on the right (doctors' Patients, admins' Records)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.picker = PatientPicker(session, self)
+        self.header = patient_header(self)
+        self.chart = PatientChart(session, self)
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.header)
+        right_layout.addWidget(self.chart, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.picker)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 3)
+        QVBoxLayout(self).addWidget(splitter)
+        self.picker.picked.connect(self.open_patient)
+
+    def open_patient(self, patient: User | None) -> None:
+        self.header.setText(describe(patient))
+        self.chart.show_patient(patient)
