@@ -236,6 +236,16 @@ async def _send_file(
     return response
 
 
+async def _image_read(ctx: Context, object_type: AuditObjectType) -> XRayRow:
+    """The visible x-ray whose image is about to be sent, its read already committed to the
+    trail: once a streamed body has started, nothing can be rolled back."""
+    xray = await _visible_xray(ctx, object_type)
+    ctx.audit.record(object_type, xray.id, xray.user_id)
+    ctx.audit.flush_into(ctx.db)
+    await ctx.db.commit()
+    return xray
+
+
 @routes.get("/api/xrays/{xray_id}/image")
 @endpoint(
     "The original image, exact bytes, with ETag and conditional GET",
@@ -244,12 +254,8 @@ async def _send_file(
     extra_responses={304: "Not modified"},
 )
 async def get_image(ctx: Context) -> web.StreamResponse:
-    xray = await _visible_xray(ctx, AuditObjectType.xray_image)
-    ctx.audit.record(AuditObjectType.xray_image, xray.id, xray.user_id)
+    xray = await _image_read(ctx, AuditObjectType.xray_image)
     path = ctx.request.app[STORAGE].original_path(xray.sha256)
-    # Record the read before the body goes out: the response is committed to once prepared.
-    ctx.audit.flush_into(ctx.db)
-    await ctx.db.commit()
     return await _send_file(ctx, path, xray.content_type, f'"{xray.sha256}"')
 
 
@@ -261,11 +267,8 @@ async def get_image(ctx: Context) -> web.StreamResponse:
     extra_responses={304: "Not modified"},
 )
 async def get_thumbnail(ctx: Context) -> web.StreamResponse:
-    xray = await _visible_xray(ctx, AuditObjectType.xray_thumbnail)
-    ctx.audit.record(AuditObjectType.xray_thumbnail, xray.id, xray.user_id)
+    xray = await _image_read(ctx, AuditObjectType.xray_thumbnail)
     path = ctx.request.app[STORAGE].thumbnail_path(xray.sha256, xray.content_type)
-    ctx.audit.flush_into(ctx.db)
-    await ctx.db.commit()
     return await _send_file(ctx, path, xray.thumbnail_type, f'"{xray.sha256}-thumbnail"')
 
 
@@ -278,10 +281,7 @@ async def get_thumbnail(ctx: Context) -> web.StreamResponse:
     extra_responses={304: "Not modified"},
 )
 async def get_pixels(ctx: Context) -> web.StreamResponse:
-    xray = await _visible_xray(ctx, AuditObjectType.xray_image)
-    ctx.audit.record(AuditObjectType.xray_image, xray.id, xray.user_id)
-    ctx.audit.flush_into(ctx.db)
-    await ctx.db.commit()
+    xray = await _image_read(ctx, AuditObjectType.xray_image)
     store = ctx.request.app[STORAGE]
     path = store.pixels_path(xray.sha256)
     transform = await asyncio.to_thread(cached_transform, path)
