@@ -47,7 +47,7 @@ def require_xray_visible(user: UserRow, xray: XRayRow | None) -> XRayRow:
 def xray_fields_for(user: UserRow, xray: XRayRow) -> set[str]:
     """The x-ray fields the user may change: staff write the result, the owner the rest."""
     if is_staff(user):
-        return {"result_of_xray"}
+        return {"result_of_xray", "result_final"}
     if xray.user_id == user.id:
         return {"name_of_xray", "description_of_xray", "type_of_xray"}
     return set()

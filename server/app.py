@@ -6,7 +6,17 @@ from datetime import datetime
 
 from aiohttp import web
 
-from server.api import admin, auth, directory, histories, meta, profile, questions, xrays
+from server.api import (
+    admin,
+    auth,
+    directory,
+    histories,
+    imaging,
+    meta,
+    profile,
+    questions,
+    xrays,
+)
 from server.db import create_engine, create_sessionmaker, utcnow
 from server.errors import problem_middleware
 from server.keys import CLOCK, ENGINE, OPENAPI, PASSWORDS, SESSIONMAKER, SETTINGS, STORAGE
@@ -42,7 +52,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[PASSWORDS] = PasswordHasher(settings.argon2_memory_kib, settings.argon2_time_cost)
     app.cleanup_ctx.extend([_database, _storage])
     # Order matters where paths overlap: /api/questions/pending before /api/questions/{id}.
-    for module in (meta, auth, profile, directory, questions, xrays, histories, admin):
+    for module in (meta, auth, profile, directory, questions, xrays, imaging, histories, admin):
         app.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
     return app

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, IdType, UTCDateTime, utcnow
@@ -94,9 +94,25 @@ class XRayRow(Timestamped, Base):
     size_bytes: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     thumbnail_type: Mapped[str] = mapped_column(String(32))
+    # The patient sees the result only once the doctor has marked it final.
+    result_final: Mapped[bool] = mapped_column(default=False, server_default=false())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_xrays_user_id_id", "user_id", "id"),)
+
+
+class XRayAnnotationsRow(Base):
+    """The measurements and marks on one x-ray (one document per x-ray, replaced on save)."""
+
+    __tablename__ = "xray_annotations"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    xray_id: Mapped[int] = mapped_column(ForeignKey("xrays.id", ondelete="RESTRICT"), unique=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # JSON text: a list of {kind, points, label}, validated by the shared model on the way in.
+    document: Mapped[str] = mapped_column(Text)
+    calibration_mm_per_pixel: Mapped[float | None]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class QuestionRow(Timestamped, Base):

@@ -24,9 +24,15 @@ MAX_16_BIT = 65535
 
 @dataclass(frozen=True, slots=True)
 class PixelTransform:
-    offset: float = 0.0
-    scale: float = 1.0
-    bits: int = 8
+    """How to read the display PNG, and the value range found in it (modality units)."""
+
+    offset: float
+    scale: float
+    bits: int
+    low: float  # the smallest and largest value
+    high: float
+    robust_low: float  # the 0.5th and 99.5th percentile: what a robust auto window spans
+    robust_high: float
 
 
 def _gray(image: Image.Image) -> np.ndarray:
@@ -52,15 +58,18 @@ def _dicom_values(path: Path) -> tuple[np.ndarray, int]:
 def _pack(values: np.ndarray, bits_stored: int) -> tuple[np.ndarray, PixelTransform]:
     """Fit values into uint8 (8-bit sources) or uint16, recording how to undo the fit."""
     low, high = float(values.min()), float(values.max())
+    sample = values[:: max(1, values.shape[0] // 1024), :: max(1, values.shape[1] // 1024)]
+    robust_low, robust_high = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+    stats = {"low": low, "high": high, "robust_low": robust_low, "robust_high": robust_high}
     if values.dtype == np.uint8 or (bits_stored <= 8 and low >= 0 and high <= 255):
-        return values.astype(np.uint8), PixelTransform(bits=8)
+        return values.astype(np.uint8), PixelTransform(offset=0.0, scale=1.0, bits=8, **stats)
     offset = min(low, 0.0)
     span = high - offset
     scale = span / MAX_16_BIT if span > MAX_16_BIT else 1.0
     integral = np.issubdtype(values.dtype, np.integer) and scale == 1.0
     shifted = (values - offset) / scale
     packed = (shifted if integral else np.rint(shifted)).astype(np.uint16)
-    return packed, PixelTransform(offset=offset, scale=scale, bits=16)
+    return packed, PixelTransform(offset=offset, scale=scale, bits=16, **stats)
 
 
 def render_pixels(original: Path, content_type: str, destination: Path) -> PixelTransform:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.base import (
     Email,
@@ -148,6 +148,8 @@ class XRay(ResponseModel):
     sha256: str
     created_at: datetime
     updated_at: datetime
+    # medsys extension: the patient sees result_of_xray only once the doctor marks it final.
+    result_final: bool = False
 
 
 class XRayUploadFields(RequestModel):
@@ -166,6 +168,7 @@ class XRayUpdate(RequestModel):
     description_of_xray: LongText | None = None
     type_of_xray: Annotated[XRayType | None, NotNull] = None
     result_of_xray: LongText | None = None
+    result_final: Annotated[bool | None, NotNull] = None
 
 
 # --- medical histories ----------------------------------------------------------------
@@ -208,3 +211,69 @@ class AuditEvent(ResponseModel):
 class Health(ResponseModel):
     status: str
     database: str
+
+
+# --- imaging --------------------------------------------------------------------------
+
+
+class WindowPreset(ResponseModel):
+    name: str
+    center: float
+    width: float
+
+
+class DicomTag(ResponseModel):
+    tag: str  # "(0010,0010)"
+    keyword: str
+    vr: str
+    value: str
+
+
+class XRayMetadata(ResponseModel):
+    width: int
+    height: int
+    bits_stored: int
+    photometric_interpretation: str
+    pixel_spacing: list[float] | None  # [row_mm, col_mm]
+    window_presets: list[WindowPreset]
+    modality: str | None
+    body_part: str | None
+    study_date: str | None
+    tags: list[DicomTag]
+
+
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+POINTS_PER_KIND = {"line": 2, "arrow": 2, "angle": 3, "text": 1}
+
+
+class Annotation(RequestModel):
+    """A mark in image pixel coordinates: a line (measured), an angle (vertex in the middle),
+    an arrow (tail, head) or a text (its anchor and label)."""
+
+    kind: Literal["line", "angle", "arrow", "text"]
+    points: Annotated[list[Point], Field(min_length=1, max_length=3)]
+    label: Annotated[str, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Annotation":
+        expected = POINTS_PER_KIND[self.kind]
+        if len(self.points) != expected:
+            raise ValueError(f"this {self.kind} needs {expected} point(s), not {len(self.points)}")
+        if self.kind == "text" and not self.label:
+            raise ValueError("a text annotation needs a label")
+        return self
+
+
+class AnnotationsUpdate(RequestModel):
+    annotations: Annotated[list[Annotation], Field(max_length=500)]
+    # medsys extension: mm per image pixel, from a calibration line drawn on a PNG/JPEG.
+    calibration_mm_per_pixel: Annotated[float, Field(gt=0, lt=100)] | None = None
+
+
+class AnnotationSet(ResponseModel):
+    annotations: list[Annotation]
+    calibration_mm_per_pixel: float | None = None
+    author_id: int | None
+    updated_at: datetime | None

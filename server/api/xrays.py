@@ -26,7 +26,6 @@ from server.ingest import store_image
 from server.keys import STORAGE
 from server.orm import XRayRow
 from server.pagination import PageQuery, fetch_page
-from server.pixels import cached_transform, render_pixels
 from server.storage import ImageStore
 from server.uploads import ReceivedFile, receive_upload
 from shared.base import Page
@@ -139,7 +138,7 @@ async def upload_xray(ctx: Context) -> web.Response:
         xray = await _store(ctx, upload.image, fields, patient_id)
     finally:
         await asyncio.to_thread(temp_path.unlink, True)
-    return json_response(xray_out(xray), status=201)
+    return json_response(xray_out(xray, ctx.user), status=201)
 
 
 @routes.get("/api/xrays/{user_id}")
@@ -160,10 +159,12 @@ async def list_xrays(ctx: Context) -> web.Response:
     xrays, next_cursor = await fetch_page(ctx.db, statement, XRayRow.id, page)
     if xrays:
         ctx.audit.record_patients(XRAY, {patient_id})
-    return json_response(Page[XRay](items=[xray_out(x) for x in xrays], next_cursor=next_cursor))
+    return json_response(
+        Page[XRay](items=[xray_out(x, ctx.user) for x in xrays], next_cursor=next_cursor)
+    )
 
 
-async def _visible_xray(ctx: Context, object_type: AuditObjectType) -> XRayRow:
+async def visible_xray(ctx: Context, object_type: AuditObjectType) -> XRayRow:
     xray_id = ctx.path_id("xray_id")
     xray = await ctx.db.get(XRayRow, xray_id)
     ctx.audit.about(object_type, xray_id, xray.user_id if xray is not None else None)
@@ -173,9 +174,9 @@ async def _visible_xray(ctx: Context, object_type: AuditObjectType) -> XRayRow:
 @routes.get("/api/unique_xray/{xray_id}")
 @endpoint("One x-ray", roles=ANY_USER, response=XRay, subject=XRAY)
 async def get_xray(ctx: Context) -> web.Response:
-    xray = await _visible_xray(ctx, XRAY)
+    xray = await visible_xray(ctx, XRAY)
     ctx.audit.record(XRAY, xray.id, xray.user_id)
-    return json_response(xray_out(xray))
+    return json_response(xray_out(xray, ctx.user))
 
 
 @routes.patch("/api/xrays/{xray_id}")
@@ -187,20 +188,20 @@ async def get_xray(ctx: Context) -> web.Response:
     subject=XRAY,
 )
 async def update_xray(ctx: Context) -> web.Response:
-    xray = await _visible_xray(ctx, XRAY)
+    xray = await visible_xray(ctx, XRAY)
     refused = set(XRayUpdate.model_fields) - xray_fields_for(ctx.user, xray)
     body = await ctx.json_body(XRayUpdate, refused=refused)
     for name in body.model_fields_set:
         setattr(xray, name, getattr(body, name))
     await ctx.db.flush()
     ctx.audit.record(XRAY, xray.id, xray.user_id)
-    return json_response(xray_out(xray))
+    return json_response(xray_out(xray, ctx.user))
 
 
 @routes.delete("/api/xrays/{xray_id}")
 @endpoint("Delete an x-ray (admins; kept for retention)", roles=ADMIN, status=204, subject=XRAY)
 async def delete_xray(ctx: Context) -> web.Response:
-    xray = await _visible_xray(ctx, XRAY)
+    xray = await visible_xray(ctx, XRAY)
     xray.deleted_at = ctx.now
     ctx.audit.record(XRAY, xray.id, xray.user_id)
     return no_content()
@@ -213,7 +214,7 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
 
 
-async def _send_file(
+async def send_file(
     ctx: Context,
     path: Path,
     content_type: str,
@@ -236,10 +237,10 @@ async def _send_file(
     return response
 
 
-async def _image_read(ctx: Context, object_type: AuditObjectType) -> XRayRow:
+async def image_read(ctx: Context, object_type: AuditObjectType) -> XRayRow:
     """The visible x-ray whose image is about to be sent, its read already committed to the
     trail: once a streamed body has started, nothing can be rolled back."""
-    xray = await _visible_xray(ctx, object_type)
+    xray = await visible_xray(ctx, object_type)
     ctx.audit.record(object_type, xray.id, xray.user_id)
     ctx.audit.flush_into(ctx.db)
     await ctx.db.commit()
@@ -254,9 +255,9 @@ async def _image_read(ctx: Context, object_type: AuditObjectType) -> XRayRow:
     extra_responses={304: "Not modified"},
 )
 async def get_image(ctx: Context) -> web.StreamResponse:
-    xray = await _image_read(ctx, AuditObjectType.xray_image)
+    xray = await image_read(ctx, AuditObjectType.xray_image)
     path = ctx.request.app[STORAGE].original_path(xray.sha256)
-    return await _send_file(ctx, path, xray.content_type, f'"{xray.sha256}"')
+    return await send_file(ctx, path, xray.content_type, f'"{xray.sha256}"')
 
 
 @routes.get("/api/xrays/{xray_id}/thumbnail")
@@ -267,31 +268,6 @@ async def get_image(ctx: Context) -> web.StreamResponse:
     extra_responses={304: "Not modified"},
 )
 async def get_thumbnail(ctx: Context) -> web.StreamResponse:
-    xray = await _image_read(ctx, AuditObjectType.xray_thumbnail)
+    xray = await image_read(ctx, AuditObjectType.xray_thumbnail)
     path = ctx.request.app[STORAGE].thumbnail_path(xray.sha256, xray.content_type)
-    return await _send_file(ctx, path, xray.thumbnail_type, f'"{xray.sha256}-thumbnail"')
-
-
-@routes.get("/api/xrays/{xray_id}/pixels")
-@endpoint(
-    "The display pixels after the modality LUT: grayscale PNG, 16-bit for deeper sources. "
-    "Headers X-Pixel-Offset and X-Pixel-Scale give value = png_value * scale + offset",
-    roles=ANY_USER,
-    subject=AuditObjectType.xray_image,
-    extra_responses={304: "Not modified"},
-)
-async def get_pixels(ctx: Context) -> web.StreamResponse:
-    xray = await _image_read(ctx, AuditObjectType.xray_image)
-    store = ctx.request.app[STORAGE]
-    path = store.pixels_path(xray.sha256)
-    transform = await asyncio.to_thread(cached_transform, path)
-    if transform is None:
-        transform = await asyncio.to_thread(
-            render_pixels, store.original_path(xray.sha256), xray.content_type, path
-        )
-    headers = {
-        "X-Pixel-Offset": repr(transform.offset),
-        "X-Pixel-Scale": repr(transform.scale),
-        "X-Pixel-Bits": str(transform.bits),
-    }
-    return await _send_file(ctx, path, "image/png", f'"{xray.sha256}-pixels"', headers)
+    return await send_file(ctx, path, xray.thumbnail_type, f'"{xray.sha256}-thumbnail"')

@@ -306,7 +306,19 @@ async def test_who_sees_and_changes_which_xray(client: TestClient, practice: Pra
     result = await patch(doctor_b, {"result_of_xray": "No fracture."})
     assert (await result.json())["result_of_xray"] == "No fracture."
     seen = await (await fetch(client, patient_a, f"/api/unique_xray/{xray['id']}")).json()
-    assert (seen["name_of_xray"], seen["result_of_xray"]) == ("Chest, standing", "No fracture.")
+    # The patient sees the result only once the doctor has marked it final.
+    assert (seen["name_of_xray"], seen["result_of_xray"], seen["result_final"]) == (
+        "Chest, standing",
+        None,
+        False,
+    )
+    await problem(await patch(patient_a, {"result_final": True}), 403)
+    final = await patch(doctor_a, {"result_final": True})
+    assert (await final.json())["result_final"] is True
+    seen = await (await fetch(client, patient_a, f"/api/unique_xray/{xray['id']}")).json()
+    assert seen["result_of_xray"] == "No fracture."
+    listed = await (await fetch(client, patient_a, f"/api/xrays/{patient_a.id}")).json()
+    assert listed["items"][0]["result_of_xray"] == "No fracture."
 
 
 async def test_admin_deletes_softly(

@@ -1,0 +1,182 @@
+"""The imaging pipeline: compressed DICOM, metadata, display pixels and annotations."""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server.demo_images import radiograph_pixels, write_dicom
+from tests.server.conftest import Actor, Practice
+from tests.server.problems import field_problem, problem
+from tests.server.test_xrays import png_values
+from tests.server.uploads import PYDICOM_FILES, form, png16_bytes, upload
+
+
+async def uploaded(client: TestClient, actor: Actor, content: bytes) -> dict[str, Any]:
+    response = await upload(client, actor, form(content, filename="image.dcm"))
+    assert response.status == 201, await response.text()
+    return dict(await response.json())
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("MR_small_jp2klossless.dcm", (64, 64)),
+        ("JPEG2000.dcm", (256, 1024)),
+        ("MR_small_RLE.dcm", (64, 64)),
+        ("SC_rgb_jpeg.dcm", (256, 256)),
+    ],
+)
+async def test_compressed_dicom_is_decoded(
+    client: TestClient, practice: Practice, name: str, size: tuple[int, int]
+) -> None:
+    patient = await practice.patient()
+    xray = await uploaded(client, patient, (PYDICOM_FILES / name).read_bytes())
+    assert (xray["width"], xray["height"]) == size
+    pixels = await client.get(f"/api/xrays/{xray['id']}/pixels", headers=patient.headers)
+    assert pixels.status == 200
+    assert png_values(await pixels.read()).shape == (size[1], size[0])
+
+
+@pytest.mark.parametrize(
+    ("name", "syntax"),
+    [("JPEGLSNearLossless_16.dcm", "JPEG-LS"), ("JPGExtended.dcm", "JPEG Extended")],
+)
+async def test_undecodable_transfer_syntax_is_named(
+    client: TestClient, practice: Practice, name: str, syntax: str
+) -> None:
+    patient = await practice.patient()
+    response = await upload(client, patient, form((PYDICOM_FILES / name).read_bytes()))
+    body = await field_problem(response, "image")
+    assert syntax in body["detail"]
+
+
+async def test_dicom_metadata(client: TestClient, practice: Practice, tmp_path: Path) -> None:
+    patient, doctor = await practice.patient(), await practice.doctor()
+    path = tmp_path / "spaced.dcm"
+    write_dicom(
+        path, radiograph_pixels(300, 200), pixel_spacing_mm=(0.25, 0.2), patient_name="Doe^Jane"
+    )
+    xray = await uploaded(client, patient, path.read_bytes())
+    response = await client.get(f"/api/xrays/{xray['id']}/metadata", headers=doctor.headers)
+    assert response.status == 200
+    metadata = await response.json()
+    assert (metadata["width"], metadata["height"], metadata["bits_stored"]) == (300, 200, 12)
+    assert metadata["photometric_interpretation"] == "MONOCHROME2"
+    assert metadata["pixel_spacing"] == [0.25, 0.2]
+    assert (metadata["modality"], metadata["body_part"]) == ("DX", "CHEST")
+    assert len(metadata["study_date"]) == 10
+    names = [preset["name"] for preset in metadata["window_presets"]]
+    assert names == ["FULL", "Full range", "Auto (robust)"]
+    assert metadata["window_presets"][0] == {"name": "FULL", "center": 2048.0, "width": 4096.0}
+    tags = {tag["keyword"]: tag for tag in metadata["tags"]}
+    assert tags["PatientName"]["value"] == "Doe^Jane"
+    assert tags["PatientName"]["tag"] == "(0010,0010)"
+    assert "PixelData" not in tags
+    assert tags["TransferSyntaxUID"]["value"] == "1.2.840.10008.1.2.1"
+
+    for_patient = await (
+        await client.get(f"/api/xrays/{xray['id']}/metadata", headers=patient.headers)
+    ).json()
+    keywords = {tag["keyword"] for tag in for_patient["tags"]}
+    assert "PatientName" not in keywords and "PatientID" not in keywords
+    assert "Modality" in keywords
+    other = await practice.patient()
+    await problem(await client.get(f"/api/xrays/{xray['id']}/metadata", headers=other.headers), 404)
+
+
+async def test_png_metadata_has_computed_presets(client: TestClient, practice: Practice) -> None:
+    patient = await practice.patient()
+    xray = await uploaded(client, patient, png16_bytes(300, 400))
+    metadata = await (
+        await client.get(f"/api/xrays/{xray['id']}/metadata", headers=patient.headers)
+    ).json()
+    assert metadata["pixel_spacing"] is None
+    assert metadata["bits_stored"] == 16
+    assert metadata["tags"] == []
+    full, robust = metadata["window_presets"]
+    values = radiograph_pixels(300, 400)
+    assert full["width"] == float(values.max()) - float(values.min())
+    low, high = np.percentile(values, [0.5, 99.5])
+    assert robust["center"] == pytest.approx((low + high) / 2, abs=1)
+
+
+async def test_monochrome1_is_reported(
+    client: TestClient, practice: Practice, tmp_path: Path
+) -> None:
+    import pydicom
+
+    patient = await practice.patient()
+    path = tmp_path / "mono1.dcm"
+    write_dicom(path, radiograph_pixels(64, 64))
+    dataset = pydicom.dcmread(path)
+    dataset.PhotometricInterpretation = "MONOCHROME1"
+    dataset.save_as(path)
+    xray = await uploaded(client, patient, path.read_bytes())
+    metadata = await (
+        await client.get(f"/api/xrays/{xray['id']}/metadata", headers=patient.headers)
+    ).json()
+    assert metadata["photometric_interpretation"] == "MONOCHROME1"
+
+
+ANNOTATIONS = {
+    "annotations": [
+        {"kind": "line", "points": [[10, 10], [110, 10]], "label": "100 px"},
+        {"kind": "angle", "points": [[0, 0], [50, 50], [100, 0]]},
+        {"kind": "arrow", "points": [[5, 5], [40, 40]]},
+        {"kind": "text", "points": [[60, 60]], "label": "Effusion?"},
+    ],
+    "calibration_mm_per_pixel": 0.5,
+}
+
+
+async def test_annotations_are_kept_and_shown_to_the_patient_once_final(
+    client: TestClient, practice: Practice
+) -> None:
+    patient, doctor, other = (
+        await practice.patient(),
+        await practice.doctor(),
+        await practice.patient(),
+    )
+    xray = await uploaded(client, patient, png16_bytes(200, 200))
+    path = f"/api/xrays/{xray['id']}/annotations"
+    empty = await (await client.get(path, headers=doctor.headers)).json()
+    assert empty == {
+        "annotations": [],
+        "calibration_mm_per_pixel": None,
+        "author_id": None,
+        "updated_at": None,
+    }
+
+    saved = await client.put(path, headers=doctor.headers, json=ANNOTATIONS)
+    assert saved.status == 200, await saved.text()
+    body = await saved.json()
+    assert body["author_id"] == doctor.id
+    assert [a["kind"] for a in body["annotations"]] == ["line", "angle", "arrow", "text"]
+    assert body["calibration_mm_per_pixel"] == 0.5
+
+    assert (await (await client.get(path, headers=patient.headers)).json())["annotations"] == []
+    await client.patch(
+        f"/api/xrays/{xray['id']}",
+        headers=doctor.headers,
+        json={"result_of_xray": "Normal", "result_final": True},
+    )
+    shown = await (await client.get(path, headers=patient.headers)).json()
+    assert shown["annotations"][3] == {
+        "kind": "text",
+        "points": [[60.0, 60.0]],
+        "label": "Effusion?",
+    }
+
+    await problem(await client.put(path, headers=patient.headers, json=ANNOTATIONS), 403)
+    await problem(await client.get(path, headers=other.headers), 404)
+    bad = {"annotations": [{"kind": "angle", "points": [[0, 0], [1, 1]]}]}
+    await field_problem(await client.put(path, headers=doctor.headers, json=bad), "annotations.0")
+    untitled = {"annotations": [{"kind": "text", "points": [[0, 0]]}]}
+    await field_problem(
+        await client.put(path, headers=doctor.headers, json=untitled), "annotations.0"
+    )
+    cleared = await client.put(path, headers=doctor.headers, json={"annotations": []})
+    assert (await cleared.json())["annotations"] == []
