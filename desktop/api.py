@@ -14,6 +14,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.base import Page, Problem
 from shared.models import (
+    Annotation,
+    AnnotationSet,
+    AnnotationsUpdate,
     AuditEvent,
     DoctorSummary,
     LoginResponse,
@@ -23,6 +26,7 @@ from shared.models import (
     User,
     UserEnvelope,
     XRay,
+    XRayMetadata,
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -277,6 +281,23 @@ class ApiClient:
             ) from None
         finally:
             partial.unlink(missing_ok=True)
+
+    async def metadata(self, xray_id: int) -> XRayMetadata:
+        return await self._model(XRayMetadata, "GET", f"/api/xrays/{xray_id}/metadata")
+
+    async def annotations(self, xray_id: int) -> AnnotationSet:
+        return await self._model(AnnotationSet, "GET", f"/api/xrays/{xray_id}/annotations")
+
+    async def save_annotations(
+        self, xray_id: int, annotations: list[Annotation], calibration: float | None
+    ) -> AnnotationSet:
+        body = AnnotationsUpdate(annotations=annotations, calibration_mm_per_pixel=calibration)
+        return await self._model(
+            AnnotationSet,
+            "PUT",
+            f"/api/xrays/{xray_id}/annotations",
+            json=body.model_dump(mode="json"),
+        )
 
     async def thumbnail(self, xray: XRay) -> bytes:
         return await self._call("GET", xray.thumbnail_url)

@@ -1,83 +1,255 @@
-"""The radiograph viewer: a QGraphicsView with zoom under the mouse, drag to pan, fit, 1:1."""
+"""The radiograph viewer: zoom under the mouse, pan, window/level, orientation, measurements.
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+Pixels are kept as stored (8 or 16 bits) and windowed to 8 bits through a lookup table: while
+the right button drags the window, only what is on screen is computed, at screen resolution;
+the full image follows when the drag ends.
+"""
+
+from enum import StrEnum
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QAction,
     QBrush,
     QColor,
     QImage,
-    QKeySequence,
+    QKeyEvent,
+    QMouseEvent,
     QPainter,
+    QPainterPath,
     QPixmap,
     QResizeEvent,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QGraphicsPathItem,
     QGraphicsPixmapItem,
+    QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsView,
-    QLabel,
-    QProgressBar,
-    QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
+from desktop.widgets.annotations import AnnotationItem, preview_pen
+from desktop.windowing import Window, full_window, robust_window, window_lut
+from shared.models import Annotation
+
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 WHEEL_STEP = 1.25
+FULL_RENDER_DELAY_MS = 150
+
+
+class Tool(StrEnum):
+    navigate = "navigate"
+    line = "line"
+    angle = "angle"
+    arrow = "arrow"
+    text = "text"
+    calibrate = "calibrate"
+
+
+POINTS_NEEDED = {Tool.line: 2, Tool.arrow: 2, Tool.angle: 3, Tool.text: 1, Tool.calibrate: 2}
+
+
+def to_qimage(grey: np.ndarray) -> QImage:
+    grey = np.ascontiguousarray(grey)
+    height, width = grey.shape
+    # copy(): the QImage must own its bytes once the numpy array is gone.
+    return QImage(grey.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
 
 
 class XRayViewer(QGraphicsView):
-    """Shows one image; `zoom_changed` carries the scale (1.0: an image pixel per screen pixel)."""
+    """One image. Everything drawn on it lives in image pixel coordinates (`canvas`)."""
 
     zoom_changed = Signal(float)
+    window_changed = Signal(float, float)  # center, width (modality units)
+    view_changed = Signal()  # zoom, pan or orientation moved (linked views follow)
+    annotations_changed = Signal()
+    text_requested = Signal(QPointF)  # where a text mark goes; the panel asks for the words
+    calibration_requested = Signal(float)  # a calibration line this many pixels long
+    cursor_moved = Signal(QPoint)  # viewport position, for the magnifier
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._scene = QGraphicsScene(self)
-        self._item = QGraphicsPixmapItem()
-        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self._scene.addItem(self._item)
+        self.canvas = QGraphicsRectItem()
+        self.canvas.setPen(Qt.PenStyle.NoPen)
+        self._scene.addItem(self.canvas)
+        self._image_item = QGraphicsPixmapItem(self.canvas)
+        self._image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._preview = QGraphicsPathItem(self.canvas)
+        self._preview.setPen(preview_pen())
+        self._preview.setZValue(2)
         self.setScene(self._scene)
         self.setBackgroundBrush(QBrush(QColor(12, 12, 12)))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setMouseTracking(True)
         self._fit_mode = True
+        self._stored: np.ndarray | None = None
+        self._bits, self._offset, self._scale = 8, 0.0, 1.0
+        self.current_window: Window | None = None
+        self.default_inverted = False
+        self.inverted = False
+        self.rotation = 0
+        self.flipped_horizontally = False
+        self.flipped_vertically = False
+        self.spacing: tuple[float, float] | None = None  # (row_mm, col_mm) from the file
+        self.calibration_mm_per_pixel: float | None = None
+        self.tool = Tool.navigate
+        self._points: list[QPointF] = []
+        self._marks: list[AnnotationItem] = []
+        self._window_drag: tuple[QPoint, Window] | None = None
+        self._full_render = QTimer(self)
+        self._full_render.setSingleShot(True)
+        self._full_render.setInterval(FULL_RENDER_DELAY_MS)
+        self._full_render.timeout.connect(lambda: self._render(preview=False))
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.valueChanged.connect(self.view_changed)
+
+    # --- the image ----------------------------------------------------------------------
 
     @property
     def has_image(self) -> bool:
-        return not self._item.pixmap().isNull()
+        return self._stored is not None
 
     @property
     def zoom(self) -> float:
-        return self.transform().m11()
+        return float(np.hypot(self.transform().m11(), self.transform().m12()))
 
     @property
     def fit_mode(self) -> bool:
         return self._fit_mode
 
-    def set_image(self, image: QImage) -> None:
-        self._item.setPixmap(QPixmap.fromImage(image))
-        self._scene.setSceneRect(QRectF(self._item.pixmap().rect()))
-        self.fit_to_window()
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return (0, 0) if self._stored is None else (self._stored.shape[1], self._stored.shape[0])
+
+    def set_pixels(
+        self, stored: np.ndarray, offset: float, scale: float, bits: int, *, inverted: bool = False
+    ) -> None:
+        """Show stored values (uint8 or uint16); modality value = stored * scale + offset."""
+        self._stored = stored
+        self._offset, self._scale, self._bits = offset, scale, bits
+        self.default_inverted = inverted
+        height, width = stored.shape
+        self.canvas.setRect(QRectF(0, 0, width, height))
+        self.set_annotations([], None)
+        self.reset()
 
     def clear(self) -> None:
-        self._item.setPixmap(QPixmap())
+        self._stored = None
+        self._image_item.setPixmap(QPixmap())
+        self.set_annotations([], None)
+        self.current_window = None
         self.resetTransform()
         self.zoom_changed.emit(self.zoom)
+
+    def modality_range(self) -> Window:
+        assert self._stored is not None
+        return full_window(self._stored, self._offset, self._scale)
+
+    def auto_window(self) -> None:
+        if self._stored is not None:
+            self.set_window(robust_window(self._stored, self._offset, self._scale))
+
+    def set_window(self, window: Window, *, preview: bool = False) -> None:
+        self.current_window = window
+        self._render(preview=preview)
+        self.window_changed.emit(window.center, window.width)
+
+    def set_inverted(self, inverted: bool) -> None:
+        self.inverted = inverted
+        self._render(preview=False)
+
+    def rendered_image(self) -> QImage:
+        return self._image_item.pixmap().toImage()
+
+    def _visible_image_rect(self) -> tuple[int, int, int, int]:
+        """The part of the image on screen, in image pixels (x0, y0, x1, y1)."""
+        width, height = self.image_size
+        shown = self.mapToScene(self.viewport().rect()).boundingRect()
+        area = self.canvas.mapFromScene(shown).boundingRect().toAlignedRect()
+        area = area.intersected(self.canvas.rect().toAlignedRect())
+        if area.isEmpty():
+            return 0, 0, width, height
+        return area.left(), area.top(), area.right() + 1, area.bottom() + 1
+
+    def _render(self, *, preview: bool) -> None:
+        if self._stored is None or self.current_window is None:
+            return
+        lut = window_lut(self._bits, self._offset, self._scale, self.current_window, self.inverted)
+        if preview:
+            # Only what is on screen, at about screen resolution: a drag stays fluid.
+            step = max(1, int(1 / max(self.zoom, 1e-6)))
+            x0, y0, x1, y1 = self._visible_image_rect()
+            grey = lut[self._stored[y0:y1:step, x0:x1:step]]
+            self._image_item.setPos(x0, y0)
+            self._image_item.setScale(step)
+            self._full_render.start()
+        else:
+            self._full_render.stop()
+            grey = lut[self._stored]
+            self._image_item.setPos(0, 0)
+            self._image_item.setScale(1)
+        self._image_item.setPixmap(QPixmap.fromImage(to_qimage(grey)))
+
+    # --- orientation --------------------------------------------------------------------
+
+    def _apply_orientation(self) -> None:
+        width, height = self.image_size
+        transform = QTransform()
+        transform.translate(width / 2, height / 2)
+        transform.rotate(self.rotation)
+        transform.scale(
+            -1 if self.flipped_horizontally else 1, -1 if self.flipped_vertically else 1
+        )
+        transform.translate(-width / 2, -height / 2)
+        self.canvas.setTransform(transform)
+        self._scene.setSceneRect(self.canvas.sceneBoundingRect())
+        if self._fit_mode:
+            self.fit_to_window()
+        self.view_changed.emit()
+
+    def rotate_by(self, degrees: int) -> None:
+        self.rotation = (self.rotation + degrees) % 360
+        self._apply_orientation()
+
+    def flip_horizontally(self) -> None:
+        self.flipped_horizontally = not self.flipped_horizontally
+        self._apply_orientation()
+
+    def flip_vertically(self) -> None:
+        self.flipped_vertically = not self.flipped_vertically
+        self._apply_orientation()
+
+    def reset(self) -> None:
+        """Back to how the image first opened: auto window, upright, fitted."""
+        self.rotation = 0
+        self.flipped_horizontally = self.flipped_vertically = False
+        self.inverted = self.default_inverted
+        self._fit_mode = True
+        self._apply_orientation()
+        self.auto_window()
+
+    # --- zoom and pan -------------------------------------------------------------------
 
     def fit_to_window(self) -> None:
         self._fit_mode = True
         if self.has_image:
-            self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+            self.fitInView(self.canvas.sceneBoundingRect(), Qt.AspectRatioMode.KeepAspectRatio)
         self.zoom_changed.emit(self.zoom)
+        self.view_changed.emit()
 
     def actual_size(self) -> None:
         self._fit_mode = False
-        self.resetTransform()
+        self.setTransform(QTransform())
         self.zoom_changed.emit(self.zoom)
+        self.view_changed.emit()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Scale by `factor`, clamped, keeping the image point under `anchor` (a viewport
@@ -97,6 +269,17 @@ class XRayViewer(QGraphicsView):
         horizontal.setValue(horizontal.value() + drift.x())
         vertical.setValue(vertical.value() + drift.y())
         self.zoom_changed.emit(self.zoom)
+        self.view_changed.emit()
+
+    def set_zoom(self, zoom: float) -> None:
+        self.zoom_by(zoom / self.zoom if self.zoom else 1.0)
+
+    def view_center(self) -> QPointF:
+        """The image point at the centre of the view (for linking two views)."""
+        return self.canvas.mapFromScene(self.mapToScene(self.viewport().rect().center()))
+
+    def center_on_image_point(self, point: QPointF) -> None:
+        self.centerOn(self.canvas.mapToScene(point))
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         steps = event.angleDelta().y() / 120
@@ -109,94 +292,158 @@ class XRayViewer(QGraphicsView):
         if self._fit_mode:
             self.fit_to_window()
 
+    # --- tools --------------------------------------------------------------------------
 
-class XRayViewerPanel(QWidget):
-    """The viewer with its toolbar (fit, 1:1, zoom in/out), zoom read-out and load progress."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.viewer = XRayViewer(self)
-        self.toolbar = QToolBar("Viewer", self)
-        self.zoom_label = QLabel("—", self)
-        self.progress = QProgressBar(self)
-        self.progress.setVisible(False)
-        self.progress.setMaximumHeight(14)
-        self.message = QLabel("", self)
-        self.message.setWordWrap(True)
-        self.message.setVisible(False)
-        self._build_actions()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.toolbar)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.message)
-        layout.addWidget(self.viewer, 1)
-        self.viewer.zoom_changed.connect(self._show_zoom)
-        self._update_actions()
-
-    def _build_actions(self) -> None:
-        def action(
-            text: str,
-            shortcut: QKeySequence | QKeySequence.StandardKey | str,
-            slot: object,
-            tip: str,
-        ) -> QAction:
-            act = QAction(text, self)
-            act.setShortcut(QKeySequence(shortcut))
-            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            act.setToolTip(f"{tip} ({QKeySequence(shortcut).toString()})")
-            act.triggered.connect(slot)
-            self.toolbar.addAction(act)
-            self.addAction(act)
-            return act
-
-        self.fit_action = action(
-            "Fit", "F", self.viewer.fit_to_window, "Fit the image to the window"
+    def set_tool(self, tool: Tool) -> None:
+        self.tool = tool
+        self._points = []
+        self._preview.setPath(QPainterPath())
+        navigating = tool == Tool.navigate
+        self.setDragMode(
+            QGraphicsView.DragMode.ScrollHandDrag if navigating else QGraphicsView.DragMode.NoDrag
         )
-        self.actual_action = action(
-            "1:1", "1", self.viewer.actual_size, "One image pixel per screen pixel"
+        self.viewport().setCursor(
+            Qt.CursorShape.OpenHandCursor if navigating else Qt.CursorShape.CrossCursor
         )
-        self.zoom_in_action = action(
-            "Zoom in",
-            QKeySequence.StandardKey.ZoomIn,
-            lambda: self.viewer.zoom_by(WHEEL_STEP),
-            "Zoom in",
-        )
-        self.zoom_out_action = action(
-            "Zoom out",
-            QKeySequence.StandardKey.ZoomOut,
-            lambda: self.viewer.zoom_by(1 / WHEEL_STEP),
-            "Zoom out",
-        )
-        self.toolbar.addSeparator()
-        self.toolbar.addWidget(self.zoom_label)
 
-    def _update_actions(self) -> None:
-        for act in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
-            act.setEnabled(self.viewer.has_image)
+    def image_point(self, viewport_position: QPointF) -> QPointF:
+        """The image pixel under a viewport position, kept inside the image."""
+        point = self.canvas.mapFromScene(self.mapToScene(viewport_position.toPoint()))
+        width, height = self.image_size
+        return QPointF(min(max(point.x(), 0.0), width), min(max(point.y(), 0.0), height))
 
-    def _show_zoom(self, zoom: float) -> None:
-        self.zoom_label.setText(f"{zoom * 100:.0f}%" if self.viewer.has_image else "—")
+    def mm_spacing(self) -> tuple[float, float] | None:
+        if self.spacing is not None:
+            return self.spacing
+        if self.calibration_mm_per_pixel is not None:
+            return (self.calibration_mm_per_pixel, self.calibration_mm_per_pixel)
+        return None
 
-    def show_loading(self, done: int, total: int) -> None:
-        self.message.setVisible(False)
-        self.progress.setVisible(True)
-        self.progress.setRange(0, total or 0)
-        self.progress.setValue(done)
+    def _update_preview(self, cursor: QPointF | None) -> None:
+        points = self._points + ([cursor] if cursor is not None else [])
+        path = QPainterPath()
+        if points:
+            path.moveTo(points[0])
+            for point in points[1:]:
+                path.lineTo(point)
+        self._preview.setPath(path)
 
-    def show_image(self, image: QImage) -> None:
-        self.progress.setVisible(False)
-        self.message.setVisible(False)
-        self.viewer.set_image(image)
-        self._update_actions()
+    def _place_point(self, point: QPointF) -> None:
+        self._points.append(point)
+        if len(self._points) < POINTS_NEEDED[self.tool]:
+            self._update_preview(None)
+            return
+        points, tool = self._points, self.tool
+        self._points = []
+        self._preview.setPath(QPainterPath())
+        if tool == Tool.text:
+            self.text_requested.emit(points[0])
+        elif tool == Tool.calibrate:
+            length = float(np.hypot(points[1].x() - points[0].x(), points[1].y() - points[0].y()))
+            if length > 0:
+                self.calibration_requested.emit(length)
+        else:
+            self.add_annotation(
+                Annotation.model_validate(
+                    {"kind": tool.value, "points": [[p.x(), p.y()] for p in points]}
+                )
+            )
 
-    def show_message(self, text: str) -> None:
-        self.progress.setVisible(False)
-        self.message.setText(text)
-        self.message.setVisible(True)
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if not self.has_image:
+            return super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.RightButton and self.current_window is not None:
+            self._window_drag = (event.position().toPoint(), self.current_window)
+            event.accept()
+            return None
+        if event.button() == Qt.MouseButton.LeftButton and self.tool != Tool.navigate:
+            self._place_point(self.image_point(event.position()))
+            event.accept()
+            return None
+        return super().mousePressEvent(event)
 
-    def clear(self) -> None:
-        self.progress.setVisible(False)
-        self.message.setVisible(False)
-        self.viewer.clear()
-        self._update_actions()
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.cursor_moved.emit(event.position().toPoint())
+        if self._window_drag is not None:
+            start, window = self._window_drag
+            moved = event.position().toPoint() - start
+            # Across the view, the width changes by the whole range of the image: right
+            # widens (less contrast), down raises the level (darker).
+            span = self.modality_range().width
+            per_pixel = span / max(self.viewport().width(), 1)
+            self.set_window(
+                Window(
+                    center=window.center + moved.y() * per_pixel,
+                    width=max(1e-3 * span, window.width + moved.x() * per_pixel),
+                ),
+                preview=True,
+            )
+            event.accept()
+            return
+        if self.tool != Tool.navigate and self._points:
+            self._update_preview(self.image_point(event.position()))
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.RightButton and self._window_drag is not None:
+            self._window_drag = None
+            self._render(preview=False)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.delete_selected()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    # --- annotations --------------------------------------------------------------------
+
+    def set_annotations(self, annotations: list[Annotation], calibration: float | None) -> None:
+        for mark in self._marks:
+            self._scene.removeItem(mark)
+        self._marks = []
+        self.calibration_mm_per_pixel = calibration
+        for annotation in annotations:
+            self._add_mark(annotation)
+
+    def annotations(self) -> list[Annotation]:
+        return [mark.annotation for mark in self._marks]
+
+    def _add_mark(self, annotation: Annotation) -> AnnotationItem:
+        mark = AnnotationItem(annotation, self.mm_spacing())
+        mark.setParentItem(self.canvas)
+        mark.setZValue(1)
+        self._marks.append(mark)
+        return mark
+
+    def add_annotation(self, annotation: Annotation) -> None:
+        self._add_mark(annotation)
+        self.annotations_changed.emit()
+
+    def set_calibration(self, mm_per_pixel: float | None) -> None:
+        """Apply a calibration; the lengths already drawn are measured again with it."""
+        self.set_annotations(self.annotations(), mm_per_pixel)
+        self.annotations_changed.emit()
+
+    def delete_selected(self) -> None:
+        chosen = [mark for mark in self._marks if mark.isSelected()]
+        if not chosen:
+            return
+        for mark in chosen:
+            self._marks.remove(mark)
+            self._scene.removeItem(mark)
+        self.annotations_changed.emit()
+
+    def select_annotation(self, index: int) -> None:
+        for number, mark in enumerate(self._marks):
+            mark.setSelected(number == index)
+
+    def mark_labels(self) -> list[str]:
+        return [mark.label.text() for mark in self._marks]
+
+    def export_view(self) -> QImage:
+        """What is on screen, marks included."""
+        return self.viewport().grab().toImage()

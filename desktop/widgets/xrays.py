@@ -4,8 +4,9 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -19,19 +20,22 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.api import ApiError
-from desktop.images import DisplayImage, load_display_image
+from desktop.images import ViewerData, load_viewer_data
 from desktop.models.paged import Column, PagedTableModel, display
 from desktop.runner import Progress, Task
 from desktop.session import Session
+from desktop.widgets.compare import CompareWindow
+from desktop.widgets.dicom_tags import DicomTagPanel
 from desktop.widgets.forms import error_label, set_message, show_error
-from desktop.widgets.xray_viewer import XRayViewerPanel
+from desktop.widgets.viewer_panel import XRayViewerPanel
 from shared.enums import XRayType
-from shared.models import XRay
+from shared.models import AnnotationSet, XRay
 
 Index = QModelIndex | QPersistentModelIndex
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.dcm *.dicom);;All files (*)"
@@ -136,7 +140,7 @@ class XRayGallery(QWidget):
 
 
 class XRayDetail(QWidget):
-    """The viewer, with the x-ray's details and the doctor's result beside it."""
+    """The viewer, with the x-ray's details, the doctor's result and the DICOM tags beside it."""
 
     updated = Signal(object)
 
@@ -147,8 +151,10 @@ class XRayDetail(QWidget):
         self._session = session
         self._can_write_result = can_write_result
         self.xray: XRay | None = None
+        self.data: ViewerData | None = None
         self._load: Task | None = None
-        self.panel = XRayViewerPanel(self)
+        self.compare_window: CompareWindow | None = None
+        self.panel = XRayViewerPanel(self, can_annotate=can_write_result)
         self.title = QLabel("", self)
         self.title.setStyleSheet("font-weight: bold; font-size: 14px;")
         self.title.setWordWrap(True)
@@ -162,28 +168,48 @@ class XRayDetail(QWidget):
         self.result_edit.setPlaceholderText(
             "Write the interpretation…"
             if can_write_result
-            else "The doctor has not written a result yet."
+            else "The doctor has not given a final result yet."
         )
+        self.final_check = QCheckBox("Final: the patient can read it", self)
+        self.final_check.setVisible(can_write_result)
         self.save_button = QPushButton("Save result", self)
         self.save_button.setVisible(can_write_result)
         self.save_button.clicked.connect(self.save_result)
+        self.save_marks_button = QPushButton("Save marks", self)
+        self.save_marks_button.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_marks_button.setToolTip("Save the measurements and marks (Ctrl+S)")
+        self.save_marks_button.setVisible(can_write_result)
+        self.save_marks_button.setEnabled(False)
+        self.save_marks_button.clicked.connect(self.save_marks)
+        self.compare_button = QPushButton("Compare…", self)
+        self.compare_button.setToolTip("Show this x-ray beside another of the same patient")
+        self.compare_button.clicked.connect(self.open_compare)
         self.status = QLabel("", self)
+        self.status.setWordWrap(True)
         self.error = error_label(self)
+        self.tags = DicomTagPanel(self)
+        self.panel.annotations_edited.connect(self._marks_edited)
 
-        side = QWidget(self)
-        side.setMinimumWidth(240)
-        side_layout = QVBoxLayout(side)
-        side_layout.addWidget(self.title)
-        side_layout.addWidget(self.facts)
-        side_layout.addWidget(self.description)
-        side_layout.addWidget(QLabel("<b>Result</b>", side))
-        side_layout.addWidget(self.result_edit, 1)
-        side_layout.addWidget(self.save_button)
-        side_layout.addWidget(self.status)
-        side_layout.addWidget(self.error)
+        result_page = QWidget(self)
+        result_layout = QVBoxLayout(result_page)
+        result_layout.addWidget(self.title)
+        result_layout.addWidget(self.facts)
+        result_layout.addWidget(self.description)
+        result_layout.addWidget(QLabel("<b>Result</b>", result_page))
+        result_layout.addWidget(self.result_edit, 1)
+        result_layout.addWidget(self.final_check)
+        result_layout.addWidget(self.save_button)
+        result_layout.addWidget(self.save_marks_button)
+        result_layout.addWidget(self.compare_button)
+        result_layout.addWidget(self.status)
+        result_layout.addWidget(self.error)
+        self.side = QTabWidget(self)
+        self.side.addTab(result_page, "Result")
+        self.side.addTab(self.tags, "DICOM tags")
+        self.side.setMinimumWidth(260)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.panel)
-        splitter.addWidget(side)
+        splitter.addWidget(self.side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
@@ -196,26 +222,32 @@ class XRayDetail(QWidget):
             self._load.cancel()
             self._load = None
         self.xray = xray
+        self.data = None
         set_message(self.error, "")
         self.status.setText("")
         self.save_button.setEnabled(xray is not None)
+        self.compare_button.setEnabled(xray is not None)
+        self.save_marks_button.setEnabled(False)
+        self.tags.set_tags([])
         if xray is None:
             self.panel.clear()
             self.title.setText("No x-ray selected")
             self.facts.setText("")
             self.description.setText("")
             self.result_edit.setPlainText("")
+            self.final_check.setChecked(False)
             return
         self._show_fields(xray)
         self.panel.clear()
         self.panel.show_loading(0, 0)
+        session = self._session
 
-        async def job(progress: Progress) -> DisplayImage:
-            return await load_display_image(
-                self._session.api, self._session.cache, self._session.user.id, xray, progress
+        async def job(progress: Progress) -> ViewerData:
+            return await load_viewer_data(
+                session.api, session.cache, session.user.id, xray, progress
             )
 
-        self._load = self._session.run(
+        self._load = session.run(
             job, self._loaded, lambda error: self.panel.show_message(error.detail)
         )
         self._load.progressed.connect(self.panel.show_loading)
@@ -228,26 +260,58 @@ class XRayDetail(QWidget):
         )
         self.description.setText(xray.description_of_xray or "")
         self.result_edit.setPlainText(xray.result_of_xray or "")
+        self.final_check.setChecked(xray.result_final)
 
-    def _loaded(self, image: DisplayImage) -> None:
+    def _loaded(self, data: ViewerData) -> None:
         self._load = None
-        self.panel.show_image(image.image)
-        self.status.setText("Shown from the local cache." if image.from_cache else "")
+        self.data = data
+        pixels = data.pixels
+        self.panel.show_image(data.stored, pixels.offset, pixels.scale, pixels.bits, data.metadata)
+        self.panel.set_annotations(
+            data.annotations.annotations, data.annotations.calibration_mm_per_pixel
+        )
+        self.tags.set_tags(data.metadata.tags)
+        self.save_marks_button.setEnabled(False)
+        self.status.setText("Shown from the local cache." if data.from_cache else "")
+
+    def _marks_edited(self) -> None:
+        self.save_marks_button.setEnabled(True)
+        self.status.setText("The marks have unsaved changes.")
+
+    def save_marks(self) -> None:
+        xray = self.xray
+        if xray is None or not self._can_write_result:
+            return
+        viewer = self.panel.viewer
+        annotations, calibration = viewer.annotations(), viewer.calibration_mm_per_pixel
+        self.save_marks_button.setEnabled(False)
+
+        async def job(_progress: Progress) -> AnnotationSet:
+            return await self._session.api.save_annotations(xray.id, annotations, calibration)
+
+        def failed(error: ApiError) -> None:
+            self.save_marks_button.setEnabled(True)
+            show_error(error, self.error)
+
+        self._session.run(job, lambda _saved: self.status.setText("Marks saved."), failed)
 
     def save_result(self) -> None:
         xray = self.xray
         if xray is None:
             return
         text = self.result_edit.toPlainText().strip() or None
+        final = self.final_check.isChecked()
         self.save_button.setEnabled(False)
 
         async def job(_progress: Progress) -> XRay:
-            return await self._session.api.update_xray(xray.id, result_of_xray=text)
+            return await self._session.api.update_xray(
+                xray.id, result_of_xray=text, result_final=final
+            )
 
         def saved(updated: XRay) -> None:
             self.save_button.setEnabled(True)
             self.xray = updated
-            self.status.setText("Result saved.")
+            self.status.setText("Result saved." + (" The patient can read it." if final else ""))
             self.updated.emit(updated)
 
         def failed(error: ApiError) -> None:
@@ -255,6 +319,26 @@ class XRayDetail(QWidget):
             show_error(error, self.error)
 
         self._session.run(job, saved, failed)
+
+    def open_compare(self) -> None:
+        xray, session = self.xray, self._session
+        if xray is None:
+            return
+
+        async def job(_progress: Progress) -> list[XRay]:
+            xrays: list[XRay] = []
+            cursor: str | None = None
+            while True:
+                page = await session.api.xrays(xray.user_id, cursor)
+                xrays += page.items
+                if (cursor := page.next_cursor) is None:
+                    return xrays
+
+        def show(xrays: list[XRay]) -> None:
+            self.compare_window = CompareWindow(session, xrays, xray)
+            self.compare_window.show()
+
+        session.run(job, show, lambda error: show_error(error, self.error))
 
 
 class UploadItem(QFrame):

@@ -81,10 +81,14 @@ def test_chart_result_and_history(
     chart.detail.result_edit.setPlainText("Mild degenerative change.")
     qtbot.mouseClick(chart.detail.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: chart.detail.status.text() == "Result saved.")
-    assert (
-        server.call(patient.email, lambda api: api.xray(xray.id)).result_of_xray
-        == "Mild degenerative change."
-    )
+    saved = server.call(doctor.email, lambda api: api.xray(xray.id))
+    assert (saved.result_of_xray, saved.result_final) == ("Mild degenerative change.", False)
+    assert server.call(patient.email, lambda api: api.xray(xray.id)).result_of_xray is None
+    chart.detail.final_check.setChecked(True)
+    chart.detail.save_button.click()
+    qtbot.waitUntil(lambda: "The patient can read it." in chart.detail.status.text())
+    final = server.call(patient.email, lambda api: api.xray(xray.id))
+    assert final.result_of_xray == "Mild degenerative change."
 
     chart.setCurrentIndex(1)
     history = chart.history

@@ -8,11 +8,11 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.images import auto_window, to_qimage, window_to_8bit
 from desktop.models.paged import PagedTableModel
 from desktop.runner import AsyncRunner
 from desktop.widgets.questions import question_columns
 from desktop.widgets.xray_viewer import MAX_ZOOM, MIN_ZOOM, XRayViewer
+from desktop.windowing import Window, robust_window, window_lut
 from server.demo_images import radiograph_pixels
 from tests.desktop.conftest import Server
 
@@ -37,8 +37,7 @@ def test_wheel_zooms_under_the_mouse_and_is_clamped(qtbot: QtBot) -> None:
     qtbot.addWidget(viewer)
     viewer.resize(600, 500)
     viewer.show()
-    values = radiograph_pixels(1200, 1000).astype(np.float32)
-    viewer.set_image(to_qimage(window_to_8bit(values, *auto_window(values))))
+    viewer.set_pixels(radiograph_pixels(1200, 1000), 0.0, 1.0, 16)
     assert viewer.fit_mode
     fitted = viewer.zoom
     assert 0.4 < fitted < 0.6
@@ -68,14 +67,25 @@ def test_wheel_zooms_under_the_mouse_and_is_clamped(qtbot: QtBot) -> None:
     assert viewer.zoom == 1.0
 
 
-def test_auto_window_spreads_the_radiograph_over_the_grey_scale() -> None:
-    values = radiograph_pixels(400, 300).astype(np.float32)
-    center, width = auto_window(values)
-    display = window_to_8bit(values, center, width)
-    assert display.dtype == np.uint8
-    assert display.min() == 0
-    assert display.max() >= 254  # the brightest half-percent is clipped to white
-    assert 0 < width < 4096
+def test_window_lut_maps_the_window_onto_the_grey_scale() -> None:
+    lut = window_lut(16, -1024.0, 1.0, Window(center=40, width=400), inverted=False)
+    assert lut.dtype == np.uint8
+    assert lut.shape == (65536,)
+    # stored 1024 is 0 HU; the window spans -160..240 HU, i.e. stored 864..1264
+    assert lut[864] == 0
+    assert lut[1264 + 1] == 255
+    assert 120 <= lut[1024 + 40] <= 135
+    inverted = window_lut(16, -1024.0, 1.0, Window(center=40, width=400), inverted=True)
+    assert inverted[864] == 255
+
+
+def test_robust_window_spreads_the_radiograph_over_the_grey_scale() -> None:
+    values = radiograph_pixels(400, 300)
+    window = robust_window(values, 0.0, 1.0)
+    grey = window_lut(16, 0.0, 1.0, window, inverted=False)[values]
+    assert grey.min() == 0
+    assert grey.max() >= 254  # the brightest half-percent is clipped to white
+    assert 0 < window.width < 4096
 
 
 def test_paged_model_fetches_more_when_asked(qtbot: QtBot, server: Server, tmp_path: Path) -> None:

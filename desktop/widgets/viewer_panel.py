@@ -1,0 +1,396 @@
+"""The viewer with its tools: every tool is an action with a shortcut, shown in the toolbar,
+in its tooltip and in the help overlay (F1)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from html import escape
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QProgressBar,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.widgets.xray_viewer import WHEEL_STEP, Tool, XRayViewer
+from desktop.windowing import Window
+from shared.models import Annotation, WindowPreset, XRayMetadata
+
+MAGNIFIER_SIZE = 200
+MAGNIFICATION = 2.5
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    key: str
+    text: str
+    shortcut: str
+    tip: str
+
+
+class XRayViewerPanel(QWidget):
+    """Emits `annotations_edited` when marks or the calibration change (the owner saves them)."""
+
+    annotations_edited = Signal()
+
+    def __init__(self, parent: QWidget | None = None, *, can_annotate: bool = False) -> None:
+        super().__init__(parent)
+        self.can_annotate = can_annotate
+        self.viewer = XRayViewer(self)
+        self.view_bar = QToolBar("View", self)
+        self.tool_bar = QToolBar("Tools", self)
+        self.zoom_label = QLabel("—", self)
+        self.preset_combo = QComboBox(self)
+        self.preset_combo.setToolTip("Window presets from the file and computed ones")
+        self.center_spin = self._spin("Level (window center)")
+        self.width_spin = self._spin("Window width")
+        self.progress = QProgressBar(self)
+        self.progress.setVisible(False)
+        self.progress.setMaximumHeight(14)
+        self.message = QLabel("", self)
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+        self.actions_by_key: dict[str, QAction] = {}
+        self.presets: list[WindowPreset] = []
+        self._build_actions()
+        self.magnifier = QLabel(self.viewer.viewport())
+        self.magnifier.setFixedSize(MAGNIFIER_SIZE, MAGNIFIER_SIZE)
+        self.magnifier.setStyleSheet("border: 2px solid #ffc400; background: black;")
+        self.magnifier.setVisible(False)
+        self.magnifier.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.help_overlay = QLabel(self.viewer.viewport())
+        self.help_overlay.setStyleSheet(
+            "background: rgba(0, 0, 0, 200); color: white; padding: 12px; border-radius: 6px;"
+        )
+        self.help_overlay.setText(self.help_text())
+        self.help_overlay.adjustSize()
+        self.help_overlay.move(12, 12)
+        self.help_overlay.setVisible(False)
+        self.help_overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.view_bar)
+        layout.addWidget(self.tool_bar)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+        layout.addWidget(self.viewer, 1)
+        viewer = self.viewer
+        viewer.zoom_changed.connect(self._show_zoom)
+        viewer.window_changed.connect(self._show_window)
+        viewer.cursor_moved.connect(self._magnify)
+        viewer.text_requested.connect(self._ask_text)
+        viewer.calibration_requested.connect(self._ask_calibration)
+        viewer.annotations_changed.connect(self.annotations_edited)
+        self.preset_combo.activated.connect(self._apply_preset)
+        self.center_spin.editingFinished.connect(self._apply_numbers)
+        self.width_spin.editingFinished.connect(self._apply_numbers)
+        self._update_actions()
+
+    def _spin(self, tip: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox(self)
+        spin.setRange(-1e6, 1e6)
+        spin.setDecimals(1)
+        spin.setToolTip(tip)
+        spin.setKeyboardTracking(False)
+        return spin
+
+    # --- actions ------------------------------------------------------------------------
+
+    def _action(
+        self, bar: QToolBar, spec: ToolSpec, slot: Callable[[], None], checkable: bool = False
+    ) -> QAction:
+        action = QAction(spec.text, self)
+        action.setShortcut(QKeySequence(spec.shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(f"{spec.tip} ({QKeySequence(spec.shortcut).toString()})")
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        bar.addAction(action)
+        self.addAction(action)
+        self.actions_by_key[spec.key] = action
+        return action
+
+    def _build_actions(self) -> None:
+        viewer, view = self.viewer, self.view_bar
+        for spec, slot in (
+            (ToolSpec("fit", "Fit", "F", "Fit the image to the window"), viewer.fit_to_window),
+            (
+                ToolSpec("actual", "1:1", "1", "One image pixel per screen pixel"),
+                viewer.actual_size,
+            ),
+            (ToolSpec("zoom_in", "Zoom +", "+", "Zoom in"), lambda: viewer.zoom_by(WHEEL_STEP)),
+            (
+                ToolSpec("zoom_out", "Zoom −", "-", "Zoom out"),
+                lambda: viewer.zoom_by(1 / WHEEL_STEP),
+            ),
+        ):
+            self._action(view, spec, slot)
+        view.addWidget(self.zoom_label)
+        view.addSeparator()
+        view.addWidget(self.preset_combo)
+        view.addWidget(QLabel(" L ", self))
+        view.addWidget(self.center_spin)
+        view.addWidget(QLabel(" W ", self))
+        view.addWidget(self.width_spin)
+        for spec, slot in (
+            (ToolSpec("auto", "Auto", "A", "Automatic window/level"), viewer.auto_window),
+            (
+                ToolSpec("rotate_left", "⟲", "Shift+R", "Rotate 90° to the left"),
+                lambda: viewer.rotate_by(-90),
+            ),
+            (
+                ToolSpec("rotate_right", "⟳", "R", "Rotate 90° to the right"),
+                lambda: viewer.rotate_by(90),
+            ),
+            (ToolSpec("flip_h", "⇋", "H", "Flip horizontally"), viewer.flip_horizontally),
+            (ToolSpec("flip_v", "⇵", "V", "Flip vertically"), viewer.flip_vertically),
+            (ToolSpec("reset", "Reset", "0", "Back to the first view"), self._reset),
+        ):
+            self._action(view, spec, slot)
+        self._action(
+            view,
+            ToolSpec("invert", "Invert", "I", "Invert the greys"),
+            self._toggle_invert,
+            checkable=True,
+        )
+        tools = self.tool_bar
+        group = QActionGroup(self)
+        for tool, spec in (
+            (
+                Tool.navigate,
+                ToolSpec("navigate", "Pan", "N", "Drag to pan; Esc cancels a measurement"),
+            ),
+            (Tool.line, ToolSpec("line", "Distance", "D", "Measure a distance: click both ends")),
+            (
+                Tool.angle,
+                ToolSpec("angle", "Angle", "G", "Measure an angle: click arm, vertex, arm"),
+            ),
+            (Tool.arrow, ToolSpec("arrow", "Arrow", "W", "Draw an arrow: click tail, then head")),
+            (Tool.text, ToolSpec("text", "Text", "T", "Place a text label")),
+            (
+                Tool.calibrate,
+                ToolSpec(
+                    "calibrate",
+                    "Calibrate",
+                    "C",
+                    "Draw a line of known length (images without pixel spacing)",
+                ),
+            ),
+        ):
+            action = self._action(tools, spec, partial(viewer.set_tool, tool), checkable=True)
+            group.addAction(action)
+        self.actions_by_key["navigate"].setChecked(True)
+        cancel = QAction(self)
+        cancel.setShortcut(QKeySequence("Esc"))
+        cancel.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        cancel.triggered.connect(lambda: self.actions_by_key["navigate"].trigger())
+        self.addAction(cancel)
+        self._action(
+            tools,
+            ToolSpec("delete", "Delete mark", "Del", "Delete the selected mark"),
+            viewer.delete_selected,
+        )
+        tools.addSeparator()
+        self._action(
+            tools,
+            ToolSpec("magnifier", "Magnifier", "M", "A magnifying glass under the cursor"),
+            self._toggle_magnifier,
+            checkable=True,
+        )
+        self._action(
+            tools,
+            ToolSpec("export", "Export PNG…", "Ctrl+E", "Save the current view as a PNG"),
+            self.choose_export,
+        )
+        self._action(
+            tools,
+            ToolSpec("help", "Help", "F1", "Show the shortcuts"),
+            self._toggle_help,
+            checkable=True,
+        )
+
+    def _update_actions(self) -> None:
+        has_image = self.viewer.has_image
+        for key, action in self.actions_by_key.items():
+            editing = key in ("line", "angle", "arrow", "text", "calibrate", "delete")
+            enabled = has_image and (self.can_annotate or not editing)
+            if key == "calibrate":
+                enabled = enabled and self.viewer.spacing is None
+            action.setEnabled(enabled or key == "help")
+        for widget in (self.preset_combo, self.center_spin, self.width_spin):
+            widget.setEnabled(has_image)
+
+    def help_text(self) -> str:
+        rows = "".join(
+            f"<tr><td><b>{escape(action.shortcut().toString())}</b></td>"
+            f"<td>&nbsp;{escape(action.toolTip().rsplit(' (', 1)[0])}</td></tr>"
+            for action in self.actions_by_key.values()
+        )
+        gestures = (
+            "<tr><td><b>Wheel</b></td><td>&nbsp;Zoom under the mouse</td></tr>"
+            "<tr><td><b>Left drag</b></td><td>&nbsp;Pan (with Pan), or place points</td></tr>"
+            "<tr><td><b>Right drag</b></td>"
+            "<td>&nbsp;Window: right/left = width, down/up = level</td></tr>"
+            "<tr><td><b>Esc</b></td><td>&nbsp;Back to Pan, cancel a measurement</td></tr>"
+        )
+        return f"<h3>Viewer shortcuts</h3><table>{gestures}{rows}</table>"
+
+    # --- image and window ---------------------------------------------------------------
+
+    def show_image(
+        self,
+        stored: np.ndarray,
+        offset: float,
+        scale: float,
+        bits: int,
+        metadata: XRayMetadata | None,
+    ) -> None:
+        self.progress.setVisible(False)
+        self.message.setVisible(False)
+        viewer = self.viewer
+        viewer.spacing = (
+            (metadata.pixel_spacing[0], metadata.pixel_spacing[1])
+            if metadata is not None and metadata.pixel_spacing
+            else None
+        )
+        inverted = metadata is not None and metadata.photometric_interpretation == "MONOCHROME1"
+        self.presets = list(metadata.window_presets) if metadata is not None else []
+        self.preset_combo.clear()
+        self.preset_combo.addItem("Presets…")
+        for preset in self.presets:
+            self.preset_combo.addItem(f"{preset.name} ({preset.center:g}/{preset.width:g})")
+        viewer.set_pixels(stored, offset, scale, bits, inverted=inverted)
+        self.actions_by_key["invert"].setChecked(viewer.inverted)
+        self.actions_by_key["navigate"].trigger()
+        self._update_actions()
+
+    def set_annotations(self, annotations: list[Annotation], calibration: float | None) -> None:
+        self.viewer.set_annotations(annotations, calibration)
+
+    def _apply_preset(self, index: int) -> None:
+        if 1 <= index <= len(self.presets):
+            preset = self.presets[index - 1]
+            self.viewer.set_window(Window(preset.center, preset.width))
+
+    def _apply_numbers(self) -> None:
+        if self.viewer.has_image and self.width_spin.value() > 0:
+            self.viewer.set_window(Window(self.center_spin.value(), self.width_spin.value()))
+
+    def _show_window(self, center: float, width: float) -> None:
+        for spin, value in ((self.center_spin, center), (self.width_spin, width)):
+            spin.blockSignals(True)
+            spin.setValue(value)
+            spin.blockSignals(False)
+
+    def _toggle_invert(self) -> None:
+        self.viewer.set_inverted(self.actions_by_key["invert"].isChecked())
+
+    def _reset(self) -> None:
+        self.viewer.reset()
+        self.actions_by_key["invert"].setChecked(self.viewer.inverted)
+
+    def _show_zoom(self, zoom: float) -> None:
+        self.zoom_label.setText(f" {zoom * 100:.0f}% " if self.viewer.has_image else " — ")
+
+    # --- magnifier, help, export ------------------------------------------------------------
+
+    def _toggle_magnifier(self) -> None:
+        self.magnifier.setVisible(self.actions_by_key["magnifier"].isChecked())
+
+    def _magnify(self, position: QPoint) -> None:
+        if not self.magnifier.isVisible():
+            return
+        source_side = MAGNIFIER_SIZE / MAGNIFICATION
+        source = QRect(
+            int(position.x() - source_side / 2),
+            int(position.y() - source_side / 2),
+            int(source_side),
+            int(source_side),
+        )
+        pixmap = QPixmap(MAGNIFIER_SIZE, MAGNIFIER_SIZE)
+        pixmap.fill(Qt.GlobalColor.black)
+        painter = QPainter(pixmap)
+        # render() paints the scene only, so the glass never shows itself.
+        self.viewer.render(painter, QRectF(pixmap.rect()), source)
+        painter.end()
+        self.magnifier.setPixmap(pixmap)
+        self.magnifier.move(position + QPoint(24, 24))
+
+    def magnifier_pixmap(self) -> QPixmap:
+        return self.magnifier.pixmap()
+
+    def _toggle_help(self) -> None:
+        self.help_overlay.setVisible(self.actions_by_key["help"].isChecked())
+        self.help_overlay.raise_()
+
+    def choose_export(self) -> None:
+        dialog = QFileDialog(self, "Export the view as PNG", "xray.png", "PNG images (*.png)")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("png")
+        dialog.fileSelected.connect(lambda name: self.export_to(Path(name)))
+        dialog.open()
+
+    def export_to(self, path: Path) -> bool:
+        return bool(self.viewer.export_view().save(str(path), b"PNG"))
+
+    # --- text and calibration -----------------------------------------------------------
+
+    def _ask_text(self, point: QPointF) -> None:
+        dialog = QInputDialog(self)
+        dialog.setObjectName("text-label")
+        dialog.setWindowTitle("Text label")
+        dialog.setLabelText("Text to show at this point:")
+        dialog.textValueSelected.connect(lambda text: self._add_text(point, text))
+        dialog.open()
+
+    def _add_text(self, point: QPointF, text: str) -> None:
+        if text.strip():
+            label = text.strip()[:500]
+            self.viewer.add_annotation(
+                Annotation(kind="text", points=[[point.x(), point.y()]], label=label)
+            )
+
+    def _ask_calibration(self, length_px: float) -> None:
+        dialog = QInputDialog(self)
+        dialog.setObjectName("calibration")
+        dialog.setWindowTitle("Calibrate")
+        dialog.setInputMode(QInputDialog.InputMode.DoubleInput)
+        dialog.setDoubleRange(0.01, 10000)
+        dialog.setDoubleDecimals(2)
+        dialog.setLabelText(f"The line is {length_px:.1f} pixels long. Its true length in mm:")
+        dialog.doubleValueSelected.connect(
+            lambda millimetres: self.viewer.set_calibration(millimetres / length_px)
+        )
+        dialog.open()
+
+    # --- loading states -----------------------------------------------------------------
+
+    def show_loading(self, done: int, total: int) -> None:
+        self.message.setVisible(False)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, total or 0)
+        self.progress.setValue(done)
+
+    def show_message(self, text: str) -> None:
+        self.progress.setVisible(False)
+        self.message.setText(text)
+        self.message.setVisible(True)
+
+    def clear(self) -> None:
+        self.progress.setVisible(False)
+        self.message.setVisible(False)
+        self.viewer.clear()
+        self.presets = []
+        self.preset_combo.clear()
+        self._update_actions()
