@@ -342,7 +342,9 @@ class XRayViewerPanel(QWidget):
         dialog.open()
 
     def export_to(self, path: Path) -> bool:
-        return bool(self.viewer.export_view().save(str(path), b"PNG"))
+        if path.suffix.lower() != ".png":
+            path = path.with_name(path.name + ".png")
+        return bool(self.viewer.export_view().save(str(path)))
 
     # --- text and calibration -----------------------------------------------------------
 

@@ -2,13 +2,16 @@
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.app import DesktopApp
 from desktop.tabs.doctor import PatientsTab, PendingTab
+from desktop.windowing import Window
 from server.demo_images import radiograph_pixels, write_dicom
 from tests.desktop.conftest import Server, column_texts, log_in, settle
+from tests.desktop.test_viewer import click
 
 
 def test_answer_the_queue_with_the_xray_and_history_beside(
@@ -108,3 +111,114 @@ def test_chart_result_and_history(
     assert [(h.name_of_surgery, h.description_of_surgery) for h in held.items] == [
         ("Knee arthroscopy (left)", "Left knee, 2021")
     ]
+
+
+def test_measure_a_dicom_in_mm_save_the_marks_and_show_them_to_the_patient(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+
+    doctor = server.new_user("doctor")
+    patient = server.new_user("patient", "Measured Person")
+    image = tmp_path / "spine.dcm"
+    write_dicom(
+        image,
+        radiograph_pixels(600, 500),
+        pixel_spacing_mm=(0.15, 0.12),
+        patient_name="Measured^Person",
+    )
+    xray = server.call(
+        patient.email,
+        lambda api: api.upload_xray(image, "Spine", "spine", None, None, lambda d, t: None),
+    )
+
+    window = log_in(qtbot, desktop, doctor.email)
+    tab = window.tab("Patients")
+    assert isinstance(tab, PatientsTab)
+    tab.picker.search_edit.setText("Measured Person")
+    tab.picker.search()
+    qtbot.waitUntil(lambda: tab.picker.model.rowCount() == 1)
+    tab.picker.list.select_row(0)
+    settle(qtbot, desktop)
+    detail = tab.chart.detail
+    tab.chart.gallery.view.setCurrentIndex(tab.chart.gallery.model.index(0, 0))
+    qtbot.waitUntil(lambda: detail.panel.viewer.has_image and detail.data is not None)
+    panel = detail.panel
+    assert panel.viewer.spacing == (0.15, 0.12)
+    panel.viewer.actual_size()
+    panel.actions_by_key["line"].trigger()
+    click(qtbot, panel, 100, 100)
+    click(qtbot, panel, 300, 100)  # 200 columns × 0.12 mm
+    click(qtbot, panel, 100, 150)
+    click(qtbot, panel, 100, 350)  # 200 rows × 0.15 mm
+    assert panel.viewer.mark_labels() == ["24.0 mm", "30.0 mm"]
+    assert detail.save_marks_button.isEnabled()
+    detail.save_marks_button.click()
+    qtbot.waitUntil(lambda: detail.status.text() == "Marks saved.")
+    held = server.call(doctor.email, lambda api: api.annotations(xray.id))
+    assert [a.kind for a in held.annotations] == ["line", "line"]
+    assert held.author_id == doctor.id
+
+    # The tag panel: searchable, and the doctor sees the patient's name.
+    detail.side.setCurrentWidget(detail.tags)
+    detail.tags.search.setText("patientname")
+    assert detail.tags.visible_keywords() == ["PatientName"]
+
+    # Opened again, the marks come back from the server.
+    detail.show_xray(None)
+    detail.show_xray(xray)
+    qtbot.waitUntil(lambda: detail.data is not None)
+    assert panel.viewer.mark_labels() == ["24.0 mm", "30.0 mm"]
+    assert not detail.save_marks_button.isEnabled()
+
+    assert server.call(patient.email, lambda api: api.annotations(xray.id)).annotations == []
+    detail.result_edit.setPlainText("Normal alignment.")
+    detail.final_check.setChecked(True)
+    detail.save_button.click()
+    qtbot.waitUntil(lambda: "The patient can read it." in detail.status.text())
+    assert len(server.call(patient.email, lambda api: api.annotations(xray.id)).annotations) == 2
+
+
+def test_compare_two_films_with_linked_views(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    doctor = server.new_user("doctor")
+    patient = server.new_user("patient", "Compared Person")
+    for year, seed in ((2025, 1), (2026, 2)):
+        image = tmp_path / f"chest{year}.dcm"
+        write_dicom(image, radiograph_pixels(400, 500, seed=seed))
+        server.call(
+            patient.email,
+            lambda api, image=image, year=year: api.upload_xray(
+                image, f"Chest {year}", "chest", None, None, lambda d, t: None
+            ),
+        )
+    window = log_in(qtbot, desktop, doctor.email)
+    tab = window.tab("Patients")
+    assert isinstance(tab, PatientsTab)
+    tab.picker.search_edit.setText("Compared Person")
+    tab.picker.search()
+    qtbot.waitUntil(lambda: tab.picker.model.rowCount() == 1)
+    tab.picker.list.select_row(0)
+    settle(qtbot, desktop)
+    detail = tab.chart.detail
+    tab.chart.gallery.view.setCurrentIndex(tab.chart.gallery.model.index(0, 0))
+    qtbot.waitUntil(lambda: detail.data is not None)
+    detail.compare_button.click()
+    qtbot.waitUntil(lambda: detail.compare_window is not None)
+    compare = detail.compare_window
+    assert compare is not None
+    qtbot.addWidget(compare)
+    left, right = compare.left.panel.viewer, compare.right.panel.viewer
+    qtbot.waitUntil(lambda: left.has_image and right.has_image)
+    assert compare.left.choice.currentText().startswith("Chest 2026")
+    assert compare.right.choice.currentText().startswith("Chest 2025")
+
+    left.zoom_by(2.0)
+    assert right.zoom == pytest.approx(left.zoom)
+    left.set_window(Window(1000, 300))
+    assert right.current_window == Window(1000, 300)
+    compare.link.setChecked(False)
+    left.zoom_by(1.5)
+    assert right.zoom != pytest.approx(left.zoom)
+    left.set_window(Window(2000, 800))
+    assert right.current_window == Window(1000, 300)
