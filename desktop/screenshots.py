@@ -79,7 +79,8 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
         xrays = window.tab("X-rays")
         assert isinstance(xrays, patient.XRaysTab)
         shooter.settle()
-        xrays.open_xray(xrays.gallery.model.item(0))
+        films = xrays.gallery.model.items
+        xrays.open_xray(next(x for x in films if x.content_type == "application/dicom"))
         shooter.shoot(window, "patient-xray-viewer")
         questions = window.tab("Questions")
         assert isinstance(questions, patient.QuestionsTab)
@@ -97,8 +98,22 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
         assert isinstance(patients, doctor.PatientsTab)
         patients.picker.list.select_row(patients.picker.model.rowCount() - 1)
         shooter.settle()
-        patients.chart.detail.show_xray(patients.chart.gallery.model.item(0))
+        chart = patients.chart
+        chart.detail.show_xray(chart.gallery.model.item(chart.gallery.model.rowCount() - 1))
         shooter.shoot(window, "doctor-patient-chart")
+        chart.detail.panel.actions_by_key["help"].trigger()
+        shooter.shoot(window, "doctor-viewer-help")
+        chart.detail.panel.actions_by_key["help"].trigger()
+        chart.detail.side.setCurrentWidget(chart.detail.tags)
+        shooter.shoot(window, "doctor-dicom-tags")
+        chart.detail.side.setCurrentIndex(0)
+        chart.detail.open_compare()
+        shooter.settle()
+        compare = chart.detail.compare_window
+        assert compare is not None
+        compare.resize(*WINDOW_SIZE)
+        shooter.shoot(compare, "doctor-compare")
+        compare.close()
         patients.chart.setCurrentIndex(1)
         shooter.shoot(window, "doctor-patient-history")
     else:

@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.demo_images import radiograph_pixels, write_dicom, write_jpeg, write_png
 from server.imaging import sniff_content_type
 from server.ingest import store_image
-from server.orm import MedicalHistoryRow, QuestionRow, ResponseRow, UserRow, XRayRow
+from server.orm import (
+    MedicalHistoryRow,
+    QuestionRow,
+    ResponseRow,
+    UserRow,
+    XRayAnnotationsRow,
+    XRayRow,
+)
 from server.security import PasswordHasher
 from server.settings import Settings
 from server.storage import ImageStore
@@ -113,6 +121,22 @@ async def seed_demo(db: AsyncSession, settings: Settings, passwords: PasswordHas
         "Chest PA",
         XRayType.chest,
         result="Lungs clear; no effusion. Heart size normal.",
+    )
+    # Final, with the doctor's marks: what a patient sees once a result is given.
+    chest.result_final = True
+    db.add(
+        XRayAnnotationsRow(
+            xray_id=chest.id,
+            author_id=grace.id,
+            document=json.dumps(
+                [
+                    {"kind": "line", "points": [[95, 330], [417, 330]]},
+                    {"kind": "angle", "points": [[150, 140], [256, 110], [362, 140]]},
+                    {"kind": "arrow", "points": [[470, 560], [400, 500]]},
+                    {"kind": "text", "points": [[330, 590]], "label": "Costophrenic angle sharp"},
+                ]
+            ),
+        )
     )
     await _add_xray(
         db,

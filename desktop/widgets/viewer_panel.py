@@ -48,6 +48,7 @@ class XRayViewerPanel(QWidget):
         self.can_annotate = can_annotate
         self.viewer = XRayViewer(self)
         self.view_bar = QToolBar("View", self)
+        self.window_bar = QToolBar("Window", self)
         self.tool_bar = QToolBar("Tools", self)
         self.zoom_label = QLabel("—", self)
         self.preset_combo = QComboBox(self)
@@ -81,6 +82,7 @@ class XRayViewerPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.view_bar)
+        layout.addWidget(self.window_bar)
         layout.addWidget(self.tool_bar)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
@@ -138,13 +140,16 @@ class XRayViewerPanel(QWidget):
             self._action(view, spec, slot)
         view.addWidget(self.zoom_label)
         view.addSeparator()
-        view.addWidget(self.preset_combo)
-        view.addWidget(QLabel(" L ", self))
-        view.addWidget(self.center_spin)
-        view.addWidget(QLabel(" W ", self))
-        view.addWidget(self.width_spin)
+        window_bar = self.window_bar
+        window_bar.addWidget(self.preset_combo)
+        window_bar.addWidget(QLabel(" L ", self))
+        window_bar.addWidget(self.center_spin)
+        window_bar.addWidget(QLabel(" W ", self))
+        window_bar.addWidget(self.width_spin)
+        self._action(
+            window_bar, ToolSpec("auto", "Auto", "A", "Automatic window/level"), viewer.auto_window
+        )
         for spec, slot in (
-            (ToolSpec("auto", "Auto", "A", "Automatic window/level"), viewer.auto_window),
             (
                 ToolSpec("rotate_left", "⟲", "Shift+R", "Rotate 90° to the left"),
                 lambda: viewer.rotate_by(-90),
@@ -159,7 +164,7 @@ class XRayViewerPanel(QWidget):
         ):
             self._action(view, spec, slot)
         self._action(
-            view,
+            window_bar,
             ToolSpec("invert", "Invert", "I", "Invert the greys"),
             self._toggle_invert,
             checkable=True,
@@ -228,6 +233,8 @@ class XRayViewerPanel(QWidget):
             if key == "calibrate":
                 enabled = enabled and self.viewer.spacing is None
             action.setEnabled(enabled or key == "help")
+            # Patients read the marks; the tools to draw them are not theirs.
+            action.setVisible(self.can_annotate or not editing)
         for widget in (self.preset_combo, self.center_spin, self.width_spin):
             widget.setEnabled(has_image)
 
