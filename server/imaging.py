@@ -12,13 +12,12 @@ from PIL import Image
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels.processing import apply_modality_lut, apply_voi_lut
 
+from shared.imaging import DICOM, JPEG, PNG, sniff_content_type
+
 # Pillow's own bomb check counts against a fixed global; medsys enforces its configured
 # per-frame limit itself, before any decoding, so the global check is switched off.
 Image.MAX_IMAGE_PIXELS = None
 
-PNG = "image/png"
-JPEG = "image/jpeg"
-DICOM = "application/dicom"
 THUMBNAIL_SIZE = 256
 
 
@@ -31,17 +30,6 @@ class ImageInfo:
     content_type: str
     width: int
     height: int
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    """The media type from the first 132 bytes of a file, or None if it is none we accept."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return DICOM
-    return None
 
 
 def _reason(error: BaseException, path: Path) -> str:

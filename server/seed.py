@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.demo_images import radiograph_pixels, write_dicom, write_jpeg, write_png
-from server.imaging import sniff_content_type
 from server.ingest import store_image
 from server.orm import (
     MedicalHistoryRow,
@@ -25,6 +24,7 @@ from server.settings import Settings
 from server.storage import ImageStore
 from server.users import create_user
 from shared.enums import QuestionStatus, UserType, XRayType
+from shared.imaging import sniff_content_type
 
 DEMO_PASSWORD = "medsys-demo"
 

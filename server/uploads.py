@@ -13,10 +13,10 @@ from typing import BinaryIO
 from aiohttp import BodyPartReader, web
 
 from server.errors import BadRequest, PayloadTooLarge, invalid
+from shared.imaging import HEAD_BYTES
 
 CHUNK_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 64 * 1024
-HEAD_BYTES = 132  # enough to recognise PNG, JPEG and DICOM ("DICM" at offset 128)
 
 
 @dataclass(slots=True)

@@ -11,11 +11,12 @@ from server.api.xrays import image_read, send_file, visible_xray
 from server.convert import result_visible
 from server.endpoint import ANY_USER, STAFF, Context, endpoint, json_response
 from server.keys import STORAGE
-from server.metadata import read_metadata
 from server.orm import XRayAnnotationsRow, XRayRow
-from server.pixels import PixelTransform, cached_transform, render_pixels
+from server.pixels import cached_transform, render_pixels
 from server.storage import ImageStore
 from shared.enums import AuditObjectType
+from shared.imaging import PixelTransform
+from shared.metadata import read_metadata
 from shared.models import Annotation, AnnotationSet, AnnotationsUpdate, XRayMetadata
 
 routes = web.RouteTableDef()

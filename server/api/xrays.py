@@ -21,7 +21,7 @@ from server.errors import (
     UnsupportedMediaType,
     invalid,
 )
-from server.imaging import ImageRejected, sniff_content_type
+from server.imaging import ImageRejected
 from server.ingest import store_image
 from server.keys import STORAGE
 from server.orm import XRayRow
@@ -30,6 +30,7 @@ from server.storage import ImageStore
 from server.uploads import ReceivedFile, receive_upload
 from shared.base import Page
 from shared.enums import AuditObjectType, UserType
+from shared.imaging import sniff_content_type
 from shared.models import XRay, XRayUpdate, XRayUploadFields
 
 routes = web.RouteTableDef()

@@ -10,8 +10,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from server.imaging import DICOM
-from server.pixels import PixelTransform
+from shared.imaging import DICOM, PixelTransform
 from shared.models import DicomTag, WindowPreset, XRayMetadata
 
 PATIENT_GROUP = 0x0010  # Patient Name, ID, Birth Date, Sex, Address...
