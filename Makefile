@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 SERVER_URL := http://127.0.0.1:$(PORT)
 
-.PHONY: install run test lint typecheck pytest clean
+.PHONY: install run test lint typecheck pytest package clean
 
 install: $(STAMP)
 
@@ -42,5 +42,9 @@ pytest: install
 
 test: lint typecheck pytest
 
+# The desktop console as dist/medsys-desktop_<version>_<arch>.deb (PyInstaller + dpkg-deb).
+package: install
+	$(BIN)/python packaging/build_deb.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist

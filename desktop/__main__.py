@@ -16,7 +16,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="render every screen of every role off screen into DIR (starts its own demo server)",
     )
+    parser.add_argument(
+        "--selftest", action="store_true", help="check this installation and exit 0 (or 1, why)"
+    )
     args = parser.parse_args(argv)
+    if args.selftest:
+        from desktop.selftest import run_selftest
+
+        return run_selftest()
 
     from PySide6.QtWidgets import QApplication
 

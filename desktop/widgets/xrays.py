@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.api import ApiError
 from desktop.images import ViewerData, load_viewer_data
+from desktop.local_preview import PreviewWindow
 from desktop.models.paged import Column, PagedTableModel, display
 from desktop.runner import Progress, Task
 from desktop.session import Session
@@ -372,6 +373,10 @@ class UploadItem(QFrame):
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setVisible(False)
         self.remove_button = QPushButton("Remove", self)
+        self.preview_button = QPushButton("Preview", self)
+        self.preview_button.setToolTip("Look at the file in the viewer before uploading it")
+        self.preview_button.clicked.connect(self.open_preview)
+        self.preview: PreviewWindow | None = None
         self.upload_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.remove_button.clicked.connect(lambda: self.removed.emit(self))
@@ -384,6 +389,7 @@ class UploadItem(QFrame):
         form.addRow("Description", self.description_edit)
         buttons = QHBoxLayout()
         buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.preview_button)
         buttons.addWidget(self.upload_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.remove_button)
@@ -393,6 +399,10 @@ class UploadItem(QFrame):
         layout.addWidget(self.status)
         layout.addWidget(self.error)
         self.is_done = False
+
+    def open_preview(self) -> None:
+        self.preview = PreviewWindow(self._session.runner, self.path)
+        self.preview.show()
 
     @property
     def is_busy(self) -> bool:
