@@ -150,6 +150,24 @@ def _default_subject(spec: EndpointSpec, request: web.Request) -> Subject | None
     return Subject(spec.subject, object_id)
 
 
+def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
+    """The client's address: the peer's, or behind a trusted proxy the last address the proxy
+    chain added that is not itself a trusted proxy (earlier entries can be forged)."""
+    address = request.remote or "unknown"
+    if address not in trusted_proxies:
+        return address
+    forwarded = [
+        hop.strip()
+        for header in request.headers.getall("X-Forwarded-For", [])
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(forwarded):
+        if hop not in trusted_proxies:
+            return hop[:64]
+    return address
+
+
 async def _run(
     spec: EndpointSpec,
     function: Callable[[Context], Awaitable[web.StreamResponse]],
@@ -157,7 +175,7 @@ async def _run(
 ) -> web.StreamResponse:
     app = request.app
     audit = AuditTrail(
-        ip=request.remote,
+        ip=client_address(request, app[SETTINGS].trusted_proxies),
         action=ACTION_BY_METHOD.get(request.method, ACTION_BY_METHOD["GET"]),
         subject=_default_subject(spec, request),
     )

@@ -26,6 +26,8 @@ class Settings:
     login_failures_per_email: int = 5
     login_failures_per_address: int = 200
     login_window_seconds: int = 900
+    # Addresses of reverse proxies (nginx) whose X-Forwarded-For is believed.
+    trusted_proxies: frozenset[str] = frozenset()
 
     @property
     def is_sqlite(self) -> bool:
@@ -79,4 +81,9 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         max_image_pixels=_int_env(env, "MEDSYS_MAX_IMAGE_PIXELS", 100_000_000),
         argon2_memory_kib=_int_env(env, "MEDSYS_ARGON2_MEMORY_KIB", 65536, minimum=8),
         argon2_time_cost=_int_env(env, "MEDSYS_ARGON2_TIME_COST", 3),
+        trusted_proxies=frozenset(
+            address.strip()
+            for address in env.get("MEDSYS_TRUSTED_PROXIES", "").split(",")
+            if address.strip()
+        ),
     )

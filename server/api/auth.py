@@ -52,7 +52,7 @@ async def register(ctx: Context) -> web.Response:
 async def login(ctx: Context) -> web.Response:
     body = await ctx.json_body(LoginRequest)
     key = email_key(body.email)
-    ip = ctx.request.remote or "unknown"
+    ip = ctx.audit.ip or "unknown"
     ctx.audit.action = AuditAction.login
     await check_login_allowed(ctx.db, ctx.settings, key, ip, ctx.now)
     user = await find_by_email(ctx.db, body.email)
