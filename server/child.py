@@ -38,14 +38,25 @@ def run_cli(
 class LiveServer:
     """`python -m server serve --port 0`; the URL is read from the line it prints."""
 
-    def __init__(self, environment: dict[str, str]) -> None:
+    def __init__(self, environment: dict[str, str], extra_args: tuple[str, ...] = ()) -> None:
         self.environment = environment
+        self.extra_args = extra_args
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
 
     def start(self) -> str:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *self.extra_args,
+            ],
             env=self.environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -56,7 +67,7 @@ class LiveServer:
         # readline() blocks until the server announces itself or exits: no polling needed.
         for line in self.process.stdout:
             if line.startswith("medsys is serving on "):
-                self.url = line.removeprefix("medsys is serving on ").strip()
+                self.url = line.removeprefix("medsys is serving on ").split()[0]
                 return self.url
         raise RuntimeError(f"the server exited with {self.process.wait()} before serving")
 

@@ -14,7 +14,7 @@ from server.errors import Conflict, field_errors
 from server.migrate import current_revision, head_revision, upgrade_to_head
 from server.security import PasswordHasher
 from server.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
-from server.serving import serve_until_stopped
+from server.serving import announce, listening_socket, serve_on, serve_workers
 from server.settings import Settings, SettingsError, settings_from_env
 from server.users import create_user
 from shared.models import AdminUserCreate
@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes on the one port (PostgreSQL only)"
+    )
     create = commands.add_parser("create-user", help="create an active user of any type")
     create.add_argument("--usertype", required=True, choices=["patient", "doctor", "admin"])
     create.add_argument("--email", required=True)
@@ -50,7 +53,15 @@ async def _is_migrated(settings: Settings) -> bool:
         await engine.dispose()
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    if workers > 1 and settings.is_sqlite:
+        print(
+            "--workers above 1 needs PostgreSQL: SQLite has a single writer, and several "
+            "processes would wait on each other. Set MEDSYS_DATABASE_URL to a PostgreSQL "
+            "database, or serve with one worker.",
+            file=sys.stderr,
+        )
+        return 2
     if not asyncio.run(_is_migrated(settings)):
         print(
             "The database is not migrated to the latest revision; "
@@ -58,7 +69,11 @@ def _serve(settings: Settings, host: str, port: int) -> int:
             file=sys.stderr,
         )
         return 2
-    asyncio.run(serve_until_stopped(create_app(settings), host, port))
+    sock = listening_socket(host, port)
+    if workers == 1:
+        asyncio.run(serve_on(create_app(settings), sock, lambda: announce(sock, 1)))
+    else:
+        serve_workers(lambda: create_app(settings), sock, workers)
     print("medsys has stopped.", flush=True)
     return 0
 
@@ -133,7 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("The database is at the latest revision.")
         return 0
     if args.command == "serve":
-        return _serve(settings, args.host, args.port)
+        if args.workers < 1:
+            print("--workers must be at least 1", file=sys.stderr)
+            return 2
+        return _serve(settings, args.host, args.port, args.workers)
     if args.command == "create-user":
         line = sys.stdin.readline()
         return asyncio.run(_create_user(settings, args, line.removesuffix("\n").removesuffix("\r")))

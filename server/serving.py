@@ -1,20 +1,49 @@
-"""Running the app until SIGINT or SIGTERM, announcing the address it really listens on."""
+"""Serving: one process, or N worker processes sharing one listening socket (PostgreSQL only).
+
+The socket is bound before anything else, so `--port 0` gets a real port to announce, and
+the workers, forked after it, all accept on it: the kernel spreads connections between them.
+"""
 
 import asyncio
+import logging
+import os
 import signal
+import socket
+import sys
+from collections.abc import Callable
+from types import FrameType
 
 from aiohttp import web
 
+log = logging.getLogger(__name__)
 
-async def serve_until_stopped(app: web.Application, host: str, port: int) -> None:
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def announce(sock: socket.socket, workers: int) -> None:
+    host, port = sock.getsockname()[:2]
+    suffix = f" with {workers} workers" if workers > 1 else ""
+    # Tests and scripts read this line to learn the port (with --port 0).
+    print(f"medsys is serving on http://{host}:{port}{suffix}", flush=True)
+
+
+async def serve_on(
+    app: web.Application, sock: socket.socket, on_started: Callable[[], None]
+) -> None:
+    """Serve `app` on an already listening socket until SIGINT or SIGTERM."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        # With --port 0 the system picks the port; print the one it picked (tests read this).
-        bound_host, bound_port = runner.addresses[0][:2]
-        print(f"medsys is serving on http://{bound_host}:{bound_port}", flush=True)
+        await web.SockSite(runner, sock).start()
+        on_started()
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -22,3 +51,43 @@ async def serve_until_stopped(app: web.Application, host: str, port: int) -> Non
         await stopped.wait()
     finally:
         await runner.cleanup()
+
+
+def _fork_worker(make_app: Callable[[], web.Application], sock: socket.socket) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 1
+    try:
+        asyncio.run(serve_on(make_app(), sock, lambda: None))
+        status = 0
+    except Exception:
+        log.exception("worker %d failed", os.getpid())
+    finally:
+        sys.stdout.flush()
+        os._exit(status)
+
+
+def serve_workers(
+    make_app: Callable[[], web.Application], sock: socket.socket, workers: int
+) -> None:
+    """Fork `workers` processes and keep them running (one that dies is replaced) until
+    SIGINT or SIGTERM, which is passed on to them."""
+    children = {_fork_worker(make_app, sock) for _ in range(workers)}
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            os.kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    announce(sock, workers)
+    while children:
+        pid, status = os.wait()
+        children.discard(pid)
+        if not stopping:
+            log.error("worker %d ended (status %d); starting another", pid, status)
+            children.add(_fork_worker(make_app, sock))

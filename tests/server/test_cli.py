@@ -132,3 +132,32 @@ def test_seed_demo_fills_an_empty_database_once(environment: dict[str, str]) -> 
         assert len(questions["items"]) == 2
     finally:
         server.stop()
+
+
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
+
+
+def test_several_workers_share_one_port_on_postgresql(
+    environment: dict[str, str], database_url: str
+) -> None:
+    assert run_cli(environment, "migrate").returncode == 0
+    if database_url.startswith("sqlite"):
+        refused = run_cli(environment, "serve", "--port", "0", "--workers", "2")
+        assert refused.returncode == 2
+        assert "needs PostgreSQL" in refused.stderr
+        return
+    server = LiveServer(environment, extra_args=("--workers", "2"))
+    url = server.start()
+    assert server.process is not None
+    try:
+        workers = _children(server.process.pid)
+        assert len(workers) == 2
+        for _ in range(20):
+            assert get_json(f"{url}/api/health") == {"status": "ok", "database": "ok"}
+    finally:
+        output = server.stop()
+    assert server.process.returncode == 0
+    assert "medsys has stopped." in output
+    assert all(not Path(f"/proc/{worker}").exists() for worker in workers)
