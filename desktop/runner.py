@@ -8,7 +8,6 @@ from another thread to the receiver's thread).
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import Future
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -28,35 +27,61 @@ class Task(QObject):
     progressed = Signal(int, int)
     finished = Signal()
 
-    # Carries the outcome from the worker thread to the GUI thread (a queued connection).
-    _outcome = Signal(object)
+    # Carries the outcome from the worker thread to the GUI thread: (kind, value).
+    _outcome = Signal(str, object)
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
-        self._future: Future[Any] | None = None
+        self._loop = loop
+        self._job: asyncio.Task[Any] | None = None  # touched on the worker thread only
+        self._cancel_asked = False
         self.is_done = False
-        # Queued even when emitted on the GUI thread (a future already done when its callback
-        # is added runs the callback at once, in the submitting thread).
+        # Queued even when emitted on the GUI thread: a job that ends at once must not finish
+        # before its submitter has had the chance to connect to it.
         self._outcome.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     def cancel(self) -> None:
-        if self._future is not None:
-            self._future.cancel()
+        self._loop.call_soon_threadsafe(self._cancel_in_loop)
 
-    def _complete(self, future: Future[Any]) -> None:
-        # Runs in the worker thread. The public signals are emitted on the GUI thread, from
-        # _deliver: a job that ends at once must not finish before its submitter has had the
-        # chance to connect to it.
-        self._outcome.emit(future)
+    def _cancel_in_loop(self) -> None:
+        self._cancel_asked = True
+        if self._job is not None:
+            self._job.cancel()
 
-    def _deliver(self, future: Future[Any]) -> None:
-        if future.cancelled():
-            self.cancelled.emit()
-        elif (error := future.exception()) is not None:
-            self.failed.emit(error)
+    def _start_in_loop(self, job: Job) -> None:
+        if self._cancel_asked:
+            self._outcome.emit("cancelled", None)
+            return
+
+        def progress(done: int, total: int) -> None:
+            self.progressed.emit(done, total)
+
+        self._job = self._loop.create_task(_awaited(job(progress)))
+        self._job.add_done_callback(self._ended_in_loop)
+
+    def _ended_in_loop(self, job: "asyncio.Task[Any]") -> None:
+        # A done callback runs once the coroutine has really ended, so no progress report can
+        # follow the outcome, and the Task (kept alive until its outcome is delivered) is
+        # never used by the worker after the GUI lets it go.
+        if job.cancelled():
+            self._outcome.emit("cancelled", None)
+        elif (error := job.exception()) is not None:
+            self._outcome.emit("failed", error)
         else:
-            self.succeeded.emit(future.result())
+            self._outcome.emit("succeeded", job.result())
+
+    def _deliver(self, kind: str, value: object) -> None:
+        if kind == "succeeded":
+            self.succeeded.emit(value)
+        elif kind == "failed":
+            self.failed.emit(value)
+        else:
+            self.cancelled.emit()
         self.finished.emit()
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 class AsyncRunner(QObject):
@@ -73,19 +98,10 @@ class AsyncRunner(QObject):
         self._running: set[Task] = set()
 
     def submit(self, job: Job) -> Task:
-        task = Task()
-        self._running.add(task)  # kept alive until it is finished
+        task = Task(self.loop)
+        self._running.add(task)  # kept alive until its outcome is delivered
         task.finished.connect(lambda: self._finish(task))
-
-        def progress(done: int, total: int) -> None:
-            task.progressed.emit(done, total)
-
-        async def run() -> Any:
-            return await job(progress)
-
-        future = asyncio.run_coroutine_threadsafe(run(), self.loop)
-        task._future = future
-        future.add_done_callback(task._complete)
+        self.loop.call_soon_threadsafe(task._start_in_loop, job)
         return task
 
     def _finish(self, task: Task) -> None:
