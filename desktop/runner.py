@@ -56,7 +56,7 @@ class Task(QObject):
         def progress(done: int, total: int) -> None:
             self.progressed.emit(done, total)
 
-        self._job = self._loop.create_task(_awaited(job(progress)))
+        self._job = self._loop.create_task(_run(job, progress))
         self._job.add_done_callback(self._ended_in_loop)
 
     def _ended_in_loop(self, job: "asyncio.Task[Any]") -> None:
@@ -80,8 +80,10 @@ class Task(QObject):
         self.finished.emit()
 
 
-async def _awaited(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
+async def _run(job: Job, progress: Progress) -> Any:
+    # The job's coroutine is made here, inside the task: one cancelled before it starts is
+    # never created, rather than left un-awaited.
+    return await job(progress)
 
 
 class AsyncRunner(QObject):

@@ -128,6 +128,16 @@ class QuestionRow(Timestamped, Base):
     responses: Mapped[list["ResponseRow"]] = relationship(
         lazy="raise_on_sql", order_by="ResponseRow.id"
     )
+    patient: Mapped[UserRow] = relationship(foreign_keys=[patient_id], lazy="raise_on_sql")
+    doctor: Mapped[UserRow | None] = relationship(foreign_keys=[doctor_id], lazy="raise_on_sql")
+
+    @property
+    def patient_name(self) -> str:
+        return self.patient.full_name
+
+    @property
+    def doctor_name(self) -> str | None:
+        return self.doctor.full_name if self.doctor is not None else None
 
     __table_args__ = (
         Index("ix_questions_patient_id_id", "patient_id", "id"),

@@ -117,6 +117,9 @@ class Question(ResponseModel):
     created_at: datetime
     updated_at: datetime
     responses: list[Response] = Field(default_factory=list)
+    # medsys extension: the names, so that a doctor's queue reads as people, not ids.
+    patient_name: str | None = None
+    doctor_name: str | None = None
 
 
 class QuestionCreate(RequestModel):

@@ -24,8 +24,8 @@ from shared.models import DoctorSummary, Question, Response, XRay
 def question_columns(session: Session) -> list[Column[Question]]:
     return [
         Column("Asked", lambda q: q.created_at),
-        Column("Patient", lambda q: session.name(q.patient_id)),
-        Column("Doctor", lambda q: session.name(q.doctor_id)),
+        Column("Patient", lambda q: q.patient_name or session.name(q.patient_id)),
+        Column("Doctor", lambda q: q.doctor_name or session.name(q.doctor_id)),
         Column("Status", lambda q: q.status.value),
         Column("Answers", lambda q: len(q.responses)),
         Column("Question", lambda q: q.question_text.replace("\n", " ")),
@@ -33,7 +33,20 @@ def question_columns(session: Session) -> list[Column[Question]]:
 
 
 def questions_model(session: Session, parent: QWidget) -> PagedTableModel[Question]:
-    return PagedTableModel[Question](session.runner, question_columns(session), parent)
+    model = PagedTableModel[Question](session.runner, question_columns(session), parent)
+
+    def learn_names(_parent: object, first: int, last: int) -> None:
+        # Questions carry the names of their patient and doctor: the thread view and the
+        # labels show people, not ids.
+        for row in range(first, last + 1):
+            question = model.item(row)
+            if question.patient_name:
+                session.names[question.patient_id] = question.patient_name
+            if question.doctor_id is not None and question.doctor_name:
+                session.names[question.doctor_id] = question.doctor_name
+
+    model.rowsInserted.connect(learn_names)
+    return model
 
 
 class AskForm(QWidget):

@@ -35,13 +35,18 @@ class QuestionQuery(PageQuery):
     status: QuestionStatus | None = None
 
 
-# Answers come with every question, loaded in one extra query per page (no N+1).
-WITH_RESPONSES = selectinload(QuestionRow.responses)
+# Answers and the names of patient and doctor come with every question, each loaded in one
+# extra query per page (no N+1).
+WITH_RESPONSES = (
+    selectinload(QuestionRow.responses),
+    selectinload(QuestionRow.patient),
+    selectinload(QuestionRow.doctor),
+)
 
 
 async def _load_question(ctx: Context, question_id: int) -> QuestionRow | None:
     return await ctx.db.scalar(
-        select(QuestionRow).where(QuestionRow.id == question_id).options(WITH_RESPONSES)
+        select(QuestionRow).where(QuestionRow.id == question_id).options(*WITH_RESPONSES)
     )
 
 
@@ -66,6 +71,7 @@ def _page(ctx: Context, questions: list[QuestionRow], next_cursor: str | None) -
 )
 async def ask_question(ctx: Context) -> web.Response:
     body = await ctx.json_body(QuestionCreate)
+    doctor = None
     if body.doctor_id is not None:
         doctor = await ctx.db.get(UserRow, body.doctor_id)
         if doctor is None or doctor.usertype != UserType.doctor or not doctor.is_active:
@@ -81,6 +87,8 @@ async def ask_question(ctx: Context) -> web.Response:
         question_text=body.question_text,
         status=QuestionStatus.pending,
         responses=[],
+        patient=ctx.user,
+        doctor=doctor,
     )
     ctx.db.add(question)
     await ctx.db.flush()
@@ -98,7 +106,7 @@ async def ask_question(ctx: Context) -> web.Response:
 )
 async def list_questions(ctx: Context) -> web.Response:
     query = ctx.query(QuestionQuery)
-    statement = select(QuestionRow).where(questions_listed_for(ctx.user)).options(WITH_RESPONSES)
+    statement = select(QuestionRow).where(questions_listed_for(ctx.user)).options(*WITH_RESPONSES)
     if query.status is not None:
         statement = statement.where(QuestionRow.status == query.status)
     questions, next_cursor = await fetch_page(ctx.db, statement, QuestionRow.id, query)
@@ -115,7 +123,7 @@ async def list_questions(ctx: Context) -> web.Response:
 )
 async def pending_questions(ctx: Context) -> web.Response:
     page = ctx.query(PageQuery)
-    statement = select(QuestionRow).where(pending_questions_for(ctx.user)).options(WITH_RESPONSES)
+    statement = select(QuestionRow).where(pending_questions_for(ctx.user)).options(*WITH_RESPONSES)
     questions, next_cursor = await fetch_page(
         ctx.db, statement, QuestionRow.id, page, newest_first=False
     )
@@ -156,7 +164,7 @@ async def answer_question(ctx: Context) -> web.Response:
     ctx.db.add(response)
     question.status = QuestionStatus.answered
     if question.doctor_id is None:
-        question.doctor_id = ctx.user.id
+        question.doctor = ctx.user
     await ctx.db.flush()
     ctx.audit.record(AuditObjectType.response, response.id, question.patient_id)
     return json_response(Response.model_validate(response), status=201)
@@ -182,7 +190,7 @@ async def conversation(ctx: Context) -> web.Response:
     statement = (
         select(QuestionRow)
         .where(QuestionRow.doctor_id == doctor_id, QuestionRow.patient_id == patient_id)
-        .options(WITH_RESPONSES)
+        .options(*WITH_RESPONSES)
     )
     questions, next_cursor = await fetch_page(ctx.db, statement, QuestionRow.id, page)
     return _page(ctx, questions, next_cursor)

@@ -30,6 +30,10 @@ async def test_patient_asks_a_doctor_about_an_xray_and_reads_the_answer(
     xray = await upload_png(client, patient)
     question = await ask(client, patient, doctor_id=doctor.id, xray_id=xray["id"])
     assert question["status"] == "pending"
+    assert (question["patient_name"], question["doctor_name"]) == (
+        patient.user["full_name"],
+        doctor.user["full_name"],
+    )
     assert question["responses"] == []
     assert (question["patient_id"], question["doctor_id"], question["xray_id"]) == (
         patient.id,
@@ -170,6 +174,7 @@ async def test_answering(client: TestClient, practice: Practice) -> None:
         await client.get(f"/api/questions/{unassigned['id']}", headers=doctor_b.headers)
     ).json()
     assert question["doctor_id"] == doctor_b.id
+    assert question["doctor_name"] == doctor_b.user["full_name"]  # taken by the answer
     assert question["status"] == "answered"
     await problem(
         await client.get(f"/api/questions/{unassigned['id']}", headers=doctor_a.headers), 404
