@@ -36,6 +36,13 @@ async def load_patient(db: AsyncSession, patient_id: int) -> UserRow:
     return patient
 
 
+async def patient_list_subject(user: UserRow, db: AsyncSession, patient_id: int) -> None:
+    """A list of one patient's records: 403 for another patient, 404 when the id is no
+    patient's."""
+    require_patient_records(user, patient_id)
+    await load_patient(db, patient_id)
+
+
 def require_xray_visible(user: UserRow, xray: XRayRow | None) -> XRayRow:
     if xray is None or xray.deleted_at is not None:
         raise NotFound(NOT_FOUND)

@@ -3,7 +3,11 @@
 from aiohttp import web
 from sqlalchemy import select
 
-from server.access import load_patient, require_history_visible, require_patient_records
+from server.access import (
+    load_patient,
+    patient_list_subject,
+    require_history_visible,
+)
 from server.endpoint import ADMIN, ANY_USER, STAFF, Context, endpoint, json_response, no_content
 from server.orm import MedicalHistoryRow
 from server.pagination import PageQuery, fetch_page
@@ -26,8 +30,7 @@ HISTORY = AuditObjectType.medical_history
 async def list_histories(ctx: Context) -> web.Response:
     patient_id = ctx.path_id("user_id")
     ctx.audit.about(HISTORY, None, patient_id)
-    require_patient_records(ctx.user, patient_id)
-    await load_patient(ctx.db, patient_id)
+    await patient_list_subject(ctx.user, ctx.db, patient_id)
     page = ctx.query(PageQuery)
     statement = select(MedicalHistoryRow).where(
         MedicalHistoryRow.user_id == patient_id, MedicalHistoryRow.deleted_at.is_(None)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from server.access import (
     load_patient,
-    require_patient_records,
+    patient_list_subject,
     require_xray_visible,
     xray_fields_for,
 )
@@ -153,8 +153,7 @@ async def upload_xray(ctx: Context) -> web.Response:
 async def list_xrays(ctx: Context) -> web.Response:
     patient_id = ctx.path_id("user_id")
     ctx.audit.about(XRAY, None, patient_id)
-    require_patient_records(ctx.user, patient_id)
-    await load_patient(ctx.db, patient_id)
+    await patient_list_subject(ctx.user, ctx.db, patient_id)
     page = ctx.query(PageQuery)
     statement = select(XRayRow).where(XRayRow.user_id == patient_id, XRayRow.deleted_at.is_(None))
     xrays, next_cursor = await fetch_page(ctx.db, statement, XRayRow.id, page)

@@ -113,3 +113,12 @@ def settle(qtbot: QtBot, desktop: DesktopApp) -> None:
 
 def column_texts(model: Any, column: int) -> list[str]:
     return [model.index(row, column).data() for row in range(model.rowCount())]
+
+
+def open_chart(qtbot: QtBot, desktop: DesktopApp, tab: Any, name: str) -> None:
+    """Find a patient by name in a records tab (doctor's Patients, admin's Records) and open them."""
+    tab.picker.search_edit.setText(name)
+    tab.picker.search()
+    qtbot.waitUntil(lambda: tab.picker.model.rowCount() == 1)
+    tab.picker.list.select_row(0)
+    settle(qtbot, desktop)

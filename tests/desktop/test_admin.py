@@ -9,7 +9,7 @@ from desktop.app import DesktopApp
 from desktop.tabs.admin import AuditTab, RecordsTab, UsersTab
 from server.demo_images import radiograph_pixels, write_png
 from server.seed import DEMO_PASSWORD
-from tests.desktop.conftest import PASSWORD, Server, column_texts, log_in, settle
+from tests.desktop.conftest import PASSWORD, Server, column_texts, log_in, open_chart, settle
 
 
 def click_confirm(qtbot: QtBot, parent: QWidget, button: str) -> None:
@@ -120,11 +120,7 @@ def test_records_delete_with_confirmation(
     window = log_in(qtbot, desktop, admin.email)
     tab = window.tab("Records")
     assert isinstance(tab, RecordsTab)
-    tab.picker.search_edit.setText("Records Person")
-    tab.picker.search()
-    qtbot.waitUntil(lambda: tab.picker.model.rowCount() == 1)
-    tab.picker.list.select_row(0)
-    settle(qtbot, desktop)
+    open_chart(qtbot, desktop, tab, "Records Person")
     chart = tab.chart
     chart.setCurrentIndex(1)
     qtbot.waitUntil(lambda: chart.history.model.rowCount() == 1)

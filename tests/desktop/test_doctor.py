@@ -10,7 +10,7 @@ from desktop.app import DesktopApp
 from desktop.tabs.doctor import PatientsTab, PendingTab
 from desktop.windowing import Window
 from server.demo_images import radiograph_pixels, write_dicom
-from tests.desktop.conftest import Server, column_texts, log_in, settle
+from tests.desktop.conftest import Server, column_texts, log_in, open_chart, settle
 from tests.desktop.test_viewer import click
 
 
@@ -134,11 +134,7 @@ def test_measure_a_dicom_in_mm_save_the_marks_and_show_them_to_the_patient(
     window = log_in(qtbot, desktop, doctor.email)
     tab = window.tab("Patients")
     assert isinstance(tab, PatientsTab)
-    tab.picker.search_edit.setText("Measured Person")
-    tab.picker.search()
-    qtbot.waitUntil(lambda: tab.picker.model.rowCount() == 1)
-    tab.picker.list.select_row(0)
-    settle(qtbot, desktop)
+    open_chart(qtbot, desktop, tab, "Measured Person")
     detail = tab.chart.detail
     tab.chart.gallery.view.setCurrentIndex(tab.chart.gallery.model.index(0, 0))
     qtbot.waitUntil(lambda: detail.panel.viewer.has_image and detail.data is not None)
@@ -195,11 +191,7 @@ def test_compare_two_films_with_linked_views(
     window = log_in(qtbot, desktop, doctor.email)
     tab = window.tab("Patients")
     assert isinstance(tab, PatientsTab)
-    tab.picker.search_edit.setText("Compared Person")
-    tab.picker.search()
-    qtbot.waitUntil(lambda: tab.picker.model.rowCount() == 1)
-    tab.picker.list.select_row(0)
-    settle(qtbot, desktop)
+    open_chart(qtbot, desktop, tab, "Compared Person")
     detail = tab.chart.detail
     tab.chart.gallery.view.setCurrentIndex(tab.chart.gallery.model.index(0, 0))
     qtbot.waitUntil(lambda: detail.data is not None)
