@@ -1,8 +1,10 @@
 """The desktop application: the login window, then the main window of the logged-in role."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
+from PySide6.QtWidgets import QApplication
 
 from desktop.api import ApiClient
 from desktop.cache import ImageCache
@@ -20,8 +22,15 @@ def default_cache_root() -> Path:
 
 
 class DesktopApp:
-    def __init__(self, config: Config, cache_root: Path, runner: AsyncRunner | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        cache_root: Path,
+        runner: AsyncRunner | None = None,
+        quit_application: Callable[[], None] = QApplication.quit,
+    ) -> None:
         self.config = config
+        self._quit_application = quit_application
         self.cache = ImageCache(cache_root)
         self.runner = runner or AsyncRunner()
         self.login_window = LoginWindow(self.runner, config)
@@ -39,6 +48,7 @@ class DesktopApp:
         )
         window = MainWindow(session, self.config)
         window.logged_out.connect(self._logged_out)
+        window.quit_requested.connect(self._quit)
         self.main_window = window
         self.login_window.hide()
         window.show()
@@ -50,6 +60,10 @@ class DesktopApp:
             window.deleteLater()
         self.login_window.show_notice(reason)
         self.login_window.show()
+
+    def _quit(self) -> None:
+        self.login_window.hide()
+        self._quit_application()
 
     def shutdown(self) -> None:
         if self.main_window is not None:

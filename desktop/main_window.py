@@ -58,6 +58,7 @@ class IdleWatcher(QObject):
 
 class MainWindow(QMainWindow):
     logged_out = Signal(str)  # why: shown on the login window
+    quit_requested = Signal()  # Quit, or the window closed: log out and end the program
 
     def __init__(self, session: Session, config: Config) -> None:
         super().__init__()
@@ -111,7 +112,7 @@ class MainWindow(QMainWindow):
         self.preferences_action = QAction("&Preferences…", self)
         self.preferences_action.triggered.connect(self.open_preferences)
         account.addAction(self.preferences_action)
-        quit_action = QAction("&Quit", self)
+        self.quit_action = quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         account.addAction(quit_action)
@@ -184,4 +185,5 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.log_out("You have logged out.")
+        self.quit_requested.emit()
         super().closeEvent(event)

@@ -153,3 +153,23 @@ def test_the_idle_time_is_a_preference(qtbot: QtBot, desktop: DesktopApp, server
     window.preferences.accept()
     assert window.idle.timer.interval() == 30 * 60_000
     assert desktop.config.idle_minutes == 30
+
+
+def test_quit_logs_out_and_ends_the_program(
+    qtbot: QtBot, server: Server, settings_file: Path, tmp_path: Path
+) -> None:
+    quits: list[bool] = []
+    config = Config(QSettings(str(settings_file), QSettings.Format.IniFormat))
+    app = DesktopApp(config, tmp_path / "cache", quit_application=lambda: quits.append(True))
+    qtbot.addWidget(app.login_window)
+    try:
+        app.start(server.url)
+        patient = server.new_user("patient")
+        window = log_in(qtbot, app, patient.email)
+        window.quit_action.trigger()
+        assert quits == [True]
+        assert app.main_window is None
+        assert not app.login_window.isVisible()
+        assert not (tmp_path / "cache" / str(patient.id)).exists()
+    finally:
+        app.shutdown()
