@@ -96,6 +96,9 @@ class EndpointSpec:
     status: int = 200
     subject: AuditObjectType | None = None
     extra_responses: dict[int, str] = field(default_factory=dict)
+    # A multipart/form-data body: these text fields and one file part of this name.
+    form: type[BaseModel] | None = None
+    form_file: str | None = None
 
 
 # Answers that refuse access; each is audited. (422s and the like are the caller's mistakes.)
@@ -120,11 +123,22 @@ def endpoint(
     status: int = 200,
     subject: AuditObjectType | None = None,
     extra_responses: dict[int, str] | None = None,
+    form: type[BaseModel] | None = None,
+    form_file: str | None = None,
 ) -> Callable[[Callable[[Context], Awaitable[web.StreamResponse]]], Handler]:
     """Declare a route handler. `roles=None` makes it public; `subject` names what the route
     is about, so that a refused attempt is audited even before the handler has run."""
     spec = EndpointSpec(
-        summary, roles, body, query, response, status, subject, extra_responses or {}
+        summary,
+        roles,
+        body,
+        query,
+        response,
+        status,
+        subject,
+        extra_responses or {},
+        form,
+        form_file,
     )
 
     def wrap(function: Callable[[Context], Awaitable[web.StreamResponse]]) -> Handler:

@@ -82,6 +82,22 @@ def _operation(
             "required": True,
             "content": {"application/json": {"schema": _model_schema(spec.body, schemas)}},
         }
+    if spec.form is not None:
+        form_schema = spec.form.model_json_schema(ref_template=REF_TEMPLATE)
+        schemas.update(form_schema.pop("$defs", {}))
+        required = list(form_schema.get("required", []))
+        if spec.form_file:
+            form_schema.setdefault("properties", {})[spec.form_file] = {
+                "type": "string",
+                "format": "binary",
+                "description": "PNG, JPEG or DICOM Part 10, recognised by content",
+            }
+            required.append(spec.form_file)
+        form_schema["required"] = required
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": form_schema}},
+        }
     return operation
 
 

@@ -109,6 +109,8 @@ async def _remove_unreferenced(
     status=201,
     subject=XRAY,
     extra_responses={413: "Body too large", 415: "Not multipart, or not an accepted image"},
+    form=XRayUploadFields,
+    form_file="image",
 )
 async def upload_xray(ctx: Context) -> web.Response:
     max_bytes = ctx.settings.max_upload_bytes

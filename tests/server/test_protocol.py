@@ -110,6 +110,9 @@ async def test_openapi_describes_every_route(client: TestClient, app: web.Applic
     assert len(routes) >= 30
     upload = document["paths"]["/api/xrays"]["post"]
     assert {"201", "401", "413", "415"} <= set(upload["responses"])
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["image"]["format"] == "binary"
+    assert {"image", "name_of_xray", "type_of_xray"} <= set(form["required"])
     login = document["paths"]["/api/login"]["post"]
     schema_name = login["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit(
         "/", 1
