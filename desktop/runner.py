@@ -87,10 +87,8 @@ async def _run(job: Job, progress: Progress) -> Any:
 
 
 class AsyncRunner(QObject):
-    """Owns the worker thread and its event loop. `became_idle` fires whenever the last
-    running job finishes (screenshots and tests wait on it)."""
-
-    became_idle = Signal()
+    """Owns the worker thread and its event loop; `is_idle` when no job runs (screenshots and
+    tests wait for it)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,8 +107,6 @@ class AsyncRunner(QObject):
     def _finish(self, task: Task) -> None:
         task.is_done = True
         self._running.discard(task)
-        if not self._running:
-            self.became_idle.emit()
 
     @property
     def is_idle(self) -> bool:

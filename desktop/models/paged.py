@@ -160,10 +160,6 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
         self.loading_changed.emit(False)
         self.failed.emit(error)
 
-    def replace_item(self, row: int, item: ItemT) -> None:
-        self._items[row] = item
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self._columns) - 1))
-
 
 def sortable(model: PagedTableModel[Any], parent: QObject | None = None) -> QSortFilterProxyModel:
     """A proxy that sorts by the raw values and filters on any column's text."""

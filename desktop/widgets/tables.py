@@ -121,6 +121,3 @@ class ListPanel(QWidget):
 
     def select_row(self, row: int) -> None:
         self.table.selectRow(row)
-
-    def sort_by(self, column: int, order: Qt.SortOrder) -> None:
-        self.table.sortByColumn(column, order)
