@@ -3,6 +3,7 @@
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -64,8 +66,18 @@ class ListPanel(QWidget):
         self.table.activated.connect(self._activated)
         self.table.doubleClicked.connect(self._activated)
 
+        self.refresh_button = QToolButton(self)
+        refresh = QAction("Refresh", self)
+        refresh.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        refresh.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        refresh.setToolTip(f"Load the list again ({refresh.shortcut().toString()})")
+        refresh.triggered.connect(model.reload)
+        self.addAction(refresh)
+        self.refresh_button.setDefaultAction(refresh)
+        self.refresh_button.setText("↻")
         self.header = QHBoxLayout()
         self.header.addWidget(self.filter_edit, 1)
+        self.header.addWidget(self.refresh_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.header)

@@ -37,6 +37,13 @@ def test_answer_the_queue_with_the_xray_and_history_beside(
     settle(qtbot, desktop)
     ids = [tab.model.item(row).id for row in range(tab.model.rowCount())]
     assert asked.id in ids
+    # A question that arrives meanwhile shows up with Refresh (F5).
+    later = server.call(patient.email, lambda api: api.ask("And my cough?", doctor.id, None))
+    tab.list.table.setFocus()
+    window.activateWindow()
+    qtbot.keyClick(tab.list.table, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: later.id in [tab.model.item(r).id for r in range(tab.model.rowCount())])
+    ids = [tab.model.item(row).id for row in range(tab.model.rowCount())]
     tab.list.select_row(ids.index(asked.id))
     qtbot.waitUntil(lambda: tab.xray.panel.viewer.has_image)
     assert "Is my chest clear?" in tab.thread_view.toPlainText()
