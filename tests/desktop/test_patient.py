@@ -218,3 +218,38 @@ def test_history_and_who_looked_at_my_records(
     qtbot.waitUntil(lambda: privacy.model.rowCount() >= 2)
     actions = set(zip(column_texts(privacy.model, 2), column_texts(privacy.model, 3), strict=True))
     assert ("create", "medical history") in actions
+
+
+def test_preview_a_file_before_uploading_it(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    patient = server.new_user("patient")
+    film = tmp_path / "knee.dcm"
+    write_dicom(film, radiograph_pixels(300, 240), pixel_spacing_mm=(0.3, 0.3))
+    window = log_in(qtbot, desktop, patient.email)
+    tab = window.tab("X-rays")
+    assert isinstance(tab, XRaysTab)
+    drop_files(qtbot, tab, [film])
+    item = tab.uploads.items[0]
+    qtbot.mouseClick(item.preview_button, Qt.MouseButton.LeftButton)
+    preview = item.preview
+    assert preview is not None
+    qtbot.addWidget(preview)
+    qtbot.waitUntil(lambda: preview.panel.viewer.has_image)
+    assert preview.panel.viewer.image_size == (300, 240)
+    assert preview.panel.viewer.spacing == (0.3, 0.3)
+    assert server.call(patient.email, lambda api: api.xrays(patient.id)).items == []
+
+
+def test_preview_names_a_file_that_is_no_image(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    from desktop.local_preview import PreviewWindow
+
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    preview = PreviewWindow(desktop.runner, notes)
+    qtbot.addWidget(preview)
+    preview.show()
+    qtbot.waitUntil(preview.panel.message.isVisible)
+    assert "notes.png is not a PNG, JPEG or DICOM image." in preview.panel.message.text()
