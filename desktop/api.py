@@ -4,7 +4,7 @@ Every method is a coroutine run on the runner's loop (see runner.py); answers ar
 the `shared` models and errors raised as `ApiError` carrying the server's problem details.
 """
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -82,6 +82,17 @@ def _account(
     }
 
 
+async def all_pages(fetch: Callable[[str | None], Awaitable[Page[ModelT]]]) -> list[ModelT]:
+    """Every item of a paged list, page by page (for short lists: doctors, a patient's films)."""
+    items: list[ModelT] = []
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        items += page.items
+        if (cursor := page.next_cursor) is None:
+            return items
+
+
 class ApiClient:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
@@ -101,6 +112,9 @@ class ApiClient:
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def _unreachable(self, error: aiohttp.ClientError) -> ApiError:
+        return ApiError(0, f"Cannot reach the server at {self.base_url} ({type(error).__name__}).")
 
     async def _error(self, response: aiohttp.ClientResponse) -> ApiError:
         text = await response.text()
@@ -134,9 +148,7 @@ class ApiClient:
                     raise await self._error(response)
                 return await response.read()
         except aiohttp.ClientError as error:
-            raise ApiError(
-                0, f"Cannot reach the server at {self.base_url} ({type(error).__name__})."
-            ) from None
+            raise self._unreachable(error) from None
 
     async def _model(self, model: type[ModelT], method: str, path: str, **kwargs: Any) -> ModelT:
         return model.model_validate_json(await self._call(method, path, **kwargs))
@@ -276,9 +288,7 @@ class ApiClient:
                 partial.replace(destination)
                 return dict(response.headers)
         except aiohttp.ClientError as error:
-            raise ApiError(
-                0, f"Cannot reach the server at {self.base_url} ({type(error).__name__})."
-            ) from None
+            raise self._unreachable(error) from None
         finally:
             partial.unlink(missing_ok=True)
 

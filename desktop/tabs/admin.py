@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api import ApiError
+from desktop.api import ApiError, all_pages
 from desktop.models.paged import Column, PagedTableModel
 from desktop.runner import Progress
 from desktop.session import Session
@@ -293,13 +293,7 @@ class AuditTab(QWidget):
 
     def _load_names(self) -> None:
         async def job(_progress: Progress) -> list[User]:
-            people: list[User] = []
-            cursor: str | None = None
-            while True:
-                page = await self._session.api.users(None, None, "", cursor)
-                people += page.items
-                if (cursor := page.next_cursor) is None:
-                    return people
+            return await all_pages(lambda cursor: self._session.api.users(None, None, "", cursor))
 
         def loaded(people: list[User]) -> None:
             self._session.remember(people)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api import ApiError
+from desktop.api import ApiError, all_pages
 from desktop.models.paged import Column, PagedTableModel
 from desktop.runner import Progress
 from desktop.session import Session
@@ -93,19 +93,8 @@ class AskForm(QWidget):
         session = self._session
 
         async def job(_progress: Progress) -> tuple[list[DoctorSummary], list[XRay]]:
-            doctors: list[DoctorSummary] = []
-            xrays: list[XRay] = []
-            cursor: str | None = None
-            while True:
-                page = await session.api.doctors(cursor)
-                doctors += page.items
-                if (cursor := page.next_cursor) is None:
-                    break
-            while True:
-                xray_page = await session.api.xrays(session.user.id, cursor)
-                xrays += xray_page.items
-                if (cursor := xray_page.next_cursor) is None:
-                    break
+            doctors = await all_pages(session.api.doctors)
+            xrays = await all_pages(lambda cursor: session.api.xrays(session.user.id, cursor))
             return doctors, xrays
 
         def fill(choices: tuple[list[DoctorSummary], list[XRay]]) -> None:

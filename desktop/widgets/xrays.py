@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api import ApiError
+from desktop.api import ApiError, all_pages
 from desktop.images import ViewerData, load_viewer_data
 from desktop.local_preview import PreviewWindow
 from desktop.models.paged import Column, PagedTableModel, display
@@ -327,13 +327,7 @@ class XRayDetail(QWidget):
             return
 
         async def job(_progress: Progress) -> list[XRay]:
-            xrays: list[XRay] = []
-            cursor: str | None = None
-            while True:
-                page = await session.api.xrays(xray.user_id, cursor)
-                xrays += page.items
-                if (cursor := page.next_cursor) is None:
-                    return xrays
+            return await all_pages(lambda cursor: session.api.xrays(xray.user_id, cursor))
 
         def show(xrays: list[XRay]) -> None:
             self.compare_window = CompareWindow(session, xrays, xray)
