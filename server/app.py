@@ -49,7 +49,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_JSON_BODY)
     app[SETTINGS] = settings
     app[CLOCK] = clock
-    app[PASSWORDS] = PasswordHasher(settings.argon2_memory_kib, settings.argon2_time_cost)
+    app[PASSWORDS] = PasswordHasher.for_settings(settings)
     app.cleanup_ctx.extend([_database, _storage])
     # Order matters where paths overlap: /api/questions/pending before /api/questions/{id}.
     for module in (meta, auth, profile, directory, questions, xrays, imaging, histories, admin):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from server.app import create_app
-from server.db import create_engine, create_sessionmaker
+from server.db import one_session, open_engine
 from server.errors import Conflict, field_errors
 from server.migrate import current_revision, head_revision, upgrade_to_head
 from server.security import PasswordHasher
@@ -46,11 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _is_migrated(settings: Settings) -> bool:
-    engine = create_engine(settings.database_url)
-    try:
+    async with open_engine(settings.database_url) as engine:
         return await current_revision(engine) == head_revision()
-    finally:
-        await engine.dispose()
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
@@ -95,12 +92,11 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
         for item in field_errors(error):
             print(f"{item.field}: {item.message}", file=sys.stderr)
         return 1
-    engine = create_engine(settings.database_url)
     try:
-        async with create_sessionmaker(engine)() as db:
+        async with one_session(settings.database_url) as db:
             user = await create_user(
                 db,
-                PasswordHasher(settings.argon2_memory_kib, settings.argon2_time_cost),
+                PasswordHasher.for_settings(settings),
                 full_name=body.full_name,
                 email=body.email,
                 phone=args.phone,
@@ -112,20 +108,13 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
     except Conflict as error:
         print(error.detail, file=sys.stderr)
         return 1
-    finally:
-        await engine.dispose()
     print(f"Created {user.usertype} {user.email} (id {user.id}).")
     return 0
 
 
 async def _seed(settings: Settings) -> int:
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as db:
-            hasher = PasswordHasher(settings.argon2_memory_kib, settings.argon2_time_cost)
-            seeded = await seed_demo(db, settings, hasher)
-    finally:
-        await engine.dispose()
+    async with one_session(settings.database_url) as db:
+        seeded = await seed_demo(db, settings, PasswordHasher.for_settings(settings))
     print("Demo data added." if seeded else "The database already holds users; nothing added.")
     print(f"Demo accounts (if not changed since), password {DEMO_PASSWORD!r}:")
     for account in DEMO_ACCOUNTS:

@@ -1,5 +1,7 @@
 """Database engine, session factory and the column types every table shares."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,3 +79,20 @@ def create_engine(database_url: str) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def open_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine for work outside the running server (CLI, tests), disposed at the end: an
+    undisposed aiosqlite connection keeps a thread, and the process, alive."""
+    engine = create_engine(database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def one_session(database_url: str) -> AsyncIterator[AsyncSession]:
+    async with open_engine(database_url) as engine, create_sessionmaker(engine)() as db:
+        yield db

@@ -4,9 +4,13 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import jwt
 from passlib.context import CryptContext
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 ALGORITHM = "HS256"
 
@@ -21,6 +25,10 @@ class PasswordHasher:
         # Verified when the email is unknown, so that a wrong email costs as much as a wrong
         # password and the answer time does not tell which accounts exist.
         self._dummy_hash = self._context.hash(secrets.token_urlsafe(16))
+
+    @classmethod
+    def for_settings(cls, settings: "Settings") -> "PasswordHasher":
+        return cls(settings.argon2_memory_kib, settings.argon2_time_cost)
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._context.hash, password)

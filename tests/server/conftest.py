@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from server.app import create_app
-from server.db import create_engine, create_sessionmaker
+from server.db import one_session
 from server.security import PasswordHasher
 from server.settings import Settings
 from server.users import create_user
@@ -77,22 +77,18 @@ class Practice:
 
 async def bootstrap_admin(settings: Settings) -> None:
     """The first admin, created the way an operator does (`create-user`), not via the API."""
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as db:
-            await create_user(
-                db,
-                PasswordHasher(settings.argon2_memory_kib, settings.argon2_time_cost),
-                full_name="First Admin",
-                email="admin@practice.example",
-                phone="+1 555 0000",
-                usertype=UserType.admin,
-                password=PASSWORD,
-                is_active=True,
-            )
-            await db.commit()
-    finally:
-        await engine.dispose()
+    async with one_session(settings.database_url) as db:
+        await create_user(
+            db,
+            PasswordHasher.for_settings(settings),
+            full_name="First Admin",
+            email="admin@practice.example",
+            phone="+1 555 0000",
+            usertype=UserType.admin,
+            password=PASSWORD,
+            is_active=True,
+        )
+        await db.commit()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from server.db import Base, create_engine
+from server.db import Base, open_engine
 from server.migrate import alembic_config, current_revision, head_revision
 
 
@@ -21,14 +21,12 @@ def _foreign_keys(connection: Connection) -> list[dict[str, object]]:
 
 
 async def test_schema_matches_the_models_and_never_cascades(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
+    async with open_engine(database_url) as engine:
+        # One connection at a time: the SQLite engine's pool holds a single one.
         assert await current_revision(engine) == head_revision()
         async with engine.connect() as connection:
             assert await connection.run_sync(_differences) == []
             foreign_keys = await connection.run_sync(_foreign_keys)
-    finally:
-        await engine.dispose()
     assert len(foreign_keys) >= 10
     for foreign_key in foreign_keys:
         assert (foreign_key.get("options") or {}).get("ondelete", "RESTRICT") != "CASCADE"

@@ -15,7 +15,7 @@ from PIL import Image
 from pydicom.pixels.processing import apply_modality_lut
 from sqlalchemy import func, select
 
-from server.db import create_engine
+from server.db import one_session
 from server.demo_images import radiograph_pixels, write_dicom
 from server.orm import XRayRow
 from server.settings import Settings
@@ -38,12 +38,8 @@ def stored_files(settings: Settings) -> list[Path]:
 
 
 async def xray_rows(settings: Settings) -> int:
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.connect() as connection:
-            return int(await connection.scalar(select(func.count()).select_from(XRayRow)) or 0)
-    finally:
-        await engine.dispose()
+    async with one_session(settings.database_url) as db:
+        return int(await db.scalar(select(func.count()).select_from(XRayRow)) or 0)
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
