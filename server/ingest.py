@@ -19,6 +19,18 @@ class StoredImage:
     created: list[Path] = field(default_factory=list)
 
 
+def image_columns(stored: StoredImage, sha256: str, size_bytes: int) -> dict[str, object]:
+    """The x-ray row's columns that describe its stored image (upload and demo seed alike)."""
+    return {
+        "content_type": stored.info.content_type,
+        "width": stored.info.width,
+        "height": stored.info.height,
+        "size_bytes": size_bytes,
+        "sha256": sha256,
+        "thumbnail_type": stored.thumbnail_type,
+    }
+
+
 async def store_image(
     store: ImageStore, temp_path: Path, head: bytes, sha256: str, max_image_pixels: int
 ) -> StoredImage:

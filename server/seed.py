@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.demo_images import radiograph_pixels, write_dicom, write_jpeg, write_png
-from server.ingest import store_image
+from server.ingest import image_columns, store_image
 from server.orm import (
     MedicalHistoryRow,
     QuestionRow,
@@ -69,12 +69,7 @@ async def _add_xray(
         description_of_xray=f"{name}, taken at the practice.",
         result_of_xray=result,
         type_of_xray=xray_type,
-        content_type=stored.info.content_type,
-        width=stored.info.width,
-        height=stored.info.height,
-        size_bytes=len(data),
-        sha256=sha256,
-        thumbnail_type=stored.thumbnail_type,
+        **image_columns(stored, sha256, len(data)),
     )
     db.add(xray)
     await db.flush()

@@ -22,7 +22,7 @@ from server.errors import (
     invalid,
 )
 from server.imaging import ImageRejected
-from server.ingest import store_image
+from server.ingest import image_columns, store_image
 from server.keys import STORAGE
 from server.orm import XRayRow
 from server.pagination import PageQuery, fetch_page
@@ -66,12 +66,7 @@ async def _store(
             name_of_xray=fields.name_of_xray,
             description_of_xray=fields.description_of_xray,
             type_of_xray=fields.type_of_xray,
-            content_type=stored.info.content_type,
-            width=stored.info.width,
-            height=stored.info.height,
-            size_bytes=image.size_bytes,
-            sha256=image.sha256,
-            thumbnail_type=stored.thumbnail_type,
+            **image_columns(stored, image.sha256, image.size_bytes),
         )
         ctx.db.add(xray)
         await ctx.db.flush()
