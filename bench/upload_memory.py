@@ -1,29 +1,43 @@
-"""Server memory while receiving uploads of growing size (it must not grow with the size).
+"""Server memory while receiving uploads: it must not grow with the upload's size, and an image
+that decodes to far more than its file (a decompression bomb) must stay within the budget.
 
-Starts a real server process on a throw-away SQLite database, uploads bodies of 1, 50 and
-200 MB from disk, and prints the server's peak resident memory (VmHWM) after each.
+Starts a real server process on a throw-away SQLite database and prints the server's peak
+resident memory (VmHWM) and its current one (VmRSS) after each case:
+- bodies of 1, 50 and 200 MB streamed from disk (refused as corrupt after being read whole);
+- a 10000×10000 16-bit PNG of zeros (194 KB on disk, 200 MB decoded), alone and four at once;
+- a DICOM with four 10000×10000 JPEG frames (a few MB on disk, 100 MB per decoded frame).
+The target: no case raises the peak by more than 3× the largest decoded frame allowed
+(MEDSYS_MAX_DECODED_BYTES), and memory goes back down afterwards.
 
-    .venv/bin/python bench/upload_memory.py
+    .venv/bin/python -m bench.upload_memory
 """
 
 import asyncio
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 
+from devtools.hostile_images import write_multiframe_jpeg_dicom, write_png_bomb
 from server.child import LiveServer, run_cli, server_environment
+from server.settings import DEFAULT_MAX_DECODED_BYTES
 
 SIZES_MB = (1, 50, 200)
+BOMB_SIDE = 10_000
+MAX_DECODED_BYTES = DEFAULT_MAX_DECODED_BYTES
 
 
-def peak_rss_mb(pid: int) -> float:
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(peak, current) resident memory of a process in MB."""
+    fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields["VmHWM"], fields["VmRSS"]
 
 
 def make_body_file(folder: Path, megabytes: int) -> Path:
@@ -51,6 +65,13 @@ async def upload(url: str, token: str, path: Path) -> tuple[int, float]:
             ) as response:
                 await response.read()
                 return response.status, time.perf_counter() - started
+
+
+async def upload_many(url: str, token: str, path: Path, count: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    outcomes = await asyncio.gather(*(upload(url, token, path) for _ in range(count)))
+    statuses = {status for status, _ in outcomes}
+    return (statuses.pop() if len(statuses) == 1 else -1), time.perf_counter() - started
 
 
 async def login(url: str) -> str:
@@ -84,30 +105,60 @@ def main() -> None:
             "--password-stdin",
             stdin="bench password\n",
         )
+        png_bomb = write_png_bomb(folder / "bomb-16bit.png", BOMB_SIDE)
+        dicom_bomb = write_multiframe_jpeg_dicom(folder / "four-frames.dcm", BOMB_SIDE, 4)
         server = LiveServer(environment)
         url = server.start()
         assert server.process is not None
+        pid = server.process.pid
         try:
             token = asyncio.run(login(url))
-            print(f"server peak RSS at start: {peak_rss_mb(server.process.pid):.1f} MB")
-            results = []
+            start_peak, start_rss = memory_mb(pid)
+            print(f"server at start: peak RSS {start_peak:.1f} MB, RSS {start_rss:.1f} MB")
+            cases: list[tuple[str, Callable[[], tuple[int, float]]]] = []
             for megabytes in SIZES_MB:
                 body = make_body_file(folder, megabytes)
-                status, seconds = asyncio.run(upload(url, token, body))
-                body.unlink()
-                peak = peak_rss_mb(server.process.pid)
+                cases.append(
+                    (f"{megabytes} MB body", lambda b=body: asyncio.run(upload(url, token, b)))
+                )
+            cases += [
+                (
+                    f"PNG bomb ({png_bomb.stat().st_size // 1024} KB)",
+                    lambda: asyncio.run(upload(url, token, png_bomb)),
+                ),
+                ("PNG bomb x4 at once", lambda: asyncio.run(upload_many(url, token, png_bomb, 4))),
+                (
+                    f"4-frame JPEG DICOM ({dicom_bomb.stat().st_size // 1024} KB)",
+                    lambda: asyncio.run(upload(url, token, dicom_bomb)),
+                ),
+                (
+                    "4-frame DICOM x4 at once",
+                    lambda: asyncio.run(upload_many(url, token, dicom_bomb, 4)),
+                ),
+            ]
+            results = []
+            for name, run in cases:
+                status, seconds = run()
+                peak, rss = memory_mb(pid)
                 results.append(
                     {
-                        "upload_mb": megabytes,
+                        "case": name,
                         "status": status,
                         "seconds": round(seconds, 2),
                         "server_peak_rss_mb": round(peak, 1),
+                        "server_rss_after_mb": round(rss, 1),
                     }
                 )
                 print(
-                    f"upload {megabytes:4d} MB -> HTTP {status} in {seconds:6.2f} s; "
-                    f"server peak RSS {peak:.1f} MB"
+                    f"{name:34} -> HTTP {status} in {seconds:6.2f} s; server peak RSS "
+                    f"{peak:7.1f} MB (+{peak - start_peak:6.1f}), RSS after {rss:7.1f} MB"
                 )
+            limit = 3 * MAX_DECODED_BYTES / 2**20
+            final_peak = memory_mb(pid)[0]
+            print(
+                f"peak rise {final_peak - start_peak:.1f} MB; target at most {limit:.0f} MB "
+                f"(3 x the {MAX_DECODED_BYTES / 2**20:.0f} MB decoded-frame limit)"
+            )
             print(json.dumps(results))
         finally:
             server.stop()

@@ -5,7 +5,7 @@ percentile over many repetitions), and the memory the open image costs.
 Targets (issue 4): first paint < 300 ms, window/level < 30 ms, zoom step < 16 ms,
 memory < 4× the raw pixels (3000×2500×2 bytes = 15 MB, so < 60 MB).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/viewer.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m bench.viewer
 """
 
 import json

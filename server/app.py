@@ -1,6 +1,7 @@
 """The application factory."""
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -18,8 +19,18 @@ from server.api import (
     xrays,
 )
 from server.db import create_engine, create_sessionmaker, utcnow
+from server.decoding import DecodeGate
 from server.errors import problem_middleware
-from server.keys import CLOCK, ENGINE, OPENAPI, PASSWORDS, SESSIONMAKER, SETTINGS, STORAGE
+from server.keys import (
+    CLOCK,
+    DECODE_GATE,
+    ENGINE,
+    OPENAPI,
+    PASSWORDS,
+    SESSIONMAKER,
+    SETTINGS,
+    STORAGE,
+)
 from server.openapi import build_openapi
 from server.security import PasswordHasher
 from server.settings import Settings
@@ -50,6 +61,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[PASSWORDS] = PasswordHasher.for_settings(settings)
+    app[DECODE_GATE] = DecodeGate(settings.max_decoded_bytes, os.cpu_count() or 1)
     app.cleanup_ctx.extend([_database, _storage])
     # Order matters where paths overlap: /api/questions/pending before /api/questions/{id}.
     for module in (meta, auth, profile, directory, questions, xrays, imaging, histories, admin):

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from server.app import create_app
 from server.db import one_session, open_engine
+from server.decoding import return_large_allocations_to_the_system
 from server.errors import Conflict, field_errors
 from server.migrate import current_revision, head_revision, upgrade_to_head
 from server.security import PasswordHasher
@@ -66,6 +67,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
             file=sys.stderr,
         )
         return 2
+    return_large_allocations_to_the_system()
     sock = listening_socket(host, port)
     if workers == 1:
         asyncio.run(serve_on(create_app(settings), sock, lambda: announce(sock, 1)))

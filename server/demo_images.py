@@ -2,11 +2,12 @@
 
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 
 def radiograph_pixels(width: int = 512, height: int = 640, seed: int = 1) -> np.ndarray:
@@ -40,43 +41,53 @@ def write_jpeg(path: Path, pixels: np.ndarray) -> None:
     Image.fromarray(scaled, mode="L").save(path, "JPEG", quality=90)
 
 
-def write_dicom(
-    path: Path,
-    pixels: np.ndarray,
-    *,
-    pixel_spacing_mm: tuple[float, float] = (0.2, 0.2),
-    patient_name: str = "Demo^Patient",
-    body_part: str = "CHEST",
-) -> None:
-    """An uncompressed DICOM Part 10 file: 12 bits stored, MONOCHROME2, with pixel spacing
-    and a window preset, like a digital radiograph."""
+def secondary_capture(transfer_syntax: UID, rows: int, columns: int, bits: int) -> Dataset:
+    """A grayscale Secondary Capture dataset with fresh UIDs, ready for its pixel data."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = transfer_syntax
     dataset = Dataset()
     dataset.file_meta = meta
     dataset.SOPClassUID = meta.MediaStorageSOPClassUID
     dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     dataset.StudyInstanceUID = generate_uid()
     dataset.SeriesInstanceUID = generate_uid()
+    dataset.Rows, dataset.Columns = rows, columns
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.BitsAllocated = 8 if bits <= 8 else 16
+    dataset.BitsStored = bits
+    dataset.HighBit = bits - 1
+    dataset.PixelRepresentation = 0
+    return dataset
+
+
+def write_dicom(
+    path: Path | BinaryIO,
+    pixels: np.ndarray,
+    *,
+    pixel_spacing_mm: tuple[float, float] = (0.2, 0.2),
+    patient_name: str = "Demo^Patient",
+    body_part: str = "CHEST",
+    number_of_frames: int | None = None,
+) -> None:
+    """An uncompressed DICOM Part 10 file: 12 bits stored, MONOCHROME2, with pixel spacing
+    and a window preset, like a digital radiograph."""
+    rows, columns = pixels.shape
+    dataset = secondary_capture(ExplicitVRLittleEndian, rows, columns, bits=12)
     dataset.PatientName = patient_name
     dataset.PatientID = "DEMO-0001"
     dataset.Modality = "DX"
     dataset.BodyPartExamined = body_part
     dataset.StudyDate = date.today().strftime("%Y%m%d")
-    dataset.Rows, dataset.Columns = pixels.shape
-    dataset.SamplesPerPixel = 1
-    dataset.PhotometricInterpretation = "MONOCHROME2"
-    dataset.BitsAllocated = 16
-    dataset.BitsStored = 12
-    dataset.HighBit = 11
-    dataset.PixelRepresentation = 0
     dataset.PixelSpacing = [f"{pixel_spacing_mm[0]:g}", f"{pixel_spacing_mm[1]:g}"]
     dataset.RescaleSlope = "1"
     dataset.RescaleIntercept = "0"
     dataset.WindowCenter = "2048"
     dataset.WindowWidth = "4096"
     dataset.WindowCenterWidthExplanation = "FULL"
+    if number_of_frames is not None:  # tests: a header that promises more than the data
+        dataset.NumberOfFrames = number_of_frames
     dataset.PixelData = pixels.astype("<u2").tobytes()
     dataset.save_as(path, enforce_file_format=True)

@@ -1,136 +1,124 @@
-"""Recognising, validating and thumbnailing x-ray images (PNG, JPEG, DICOM).
+"""Validating and thumbnailing x-ray images (PNG, JPEG, DICOM) in bounded memory.
 
-Everything here is blocking CPU or disk work; callers run it in a thread.
+The limits are checked on the header (`check_limits`) before a pixel is decoded; the decode
+then touches one frame at most once at full size, and the thumbnail is made from a reduced
+copy. Everything here is blocking CPU or disk work; callers run it in a thread.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from PIL import Image
-from pydicom.errors import InvalidDicomError
-from pydicom.pixels.processing import apply_modality_lut, apply_voi_lut
+from pydicom.pixels.processing import apply_voi_lut
 
-from shared.imaging import DICOM, JPEG, PNG, sniff_content_type
-
-# Pillow's own bomb check counts against a fixed global; medsys enforces its configured
-# per-frame limit itself, before any decoding, so the global check is switched off.
-Image.MAX_IMAGE_PIXELS = None
+from shared.imaging import (
+    DICOM,
+    JPEG,
+    ImageHeader,
+    ImageRejected,
+    dicom_first_frame,
+    modality_values,
+    unreadable,
+)
 
 THUMBNAIL_SIZE = 256
-
-
-class ImageRejected(Exception):
-    """The file is of a known kind but cannot be used; the message says why, for the user."""
+# A DICOM frame is subsampled to about this many pixels a side before the LUTs and the
+# final (antialiased) resize: the thumbnail looks the same, the work is a few MB.
+DICOM_THUMBNAIL_SOURCE = 4 * THUMBNAIL_SIZE
+MEGABYTE = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class ImageInfo:
-    content_type: str
-    width: int
-    height: int
+class ImageLimits:
+    max_pixels: int
+    max_decoded_bytes: int
+
+    def check(self, header: ImageHeader) -> None:
+        """ImageRejected naming the limit an image's header says it exceeds."""
+        width, height = header.width, header.height
+        if width <= 0 or height <= 0:
+            raise ImageRejected("The image has no pixels.")
+        if width * height > self.max_pixels:
+            raise ImageRejected(
+                f"The image is {width}×{height} pixels, more than the {self.max_pixels} "
+                "allowed per frame."
+            )
+        if header.frame_bytes > self.max_decoded_bytes:
+            raise ImageRejected(
+                f"Decoded, the image would take {header.frame_bytes / MEGABYTE:.0f} MB, more "
+                f"than the {self.max_decoded_bytes / MEGABYTE:.0f} MB allowed per image."
+            )
 
 
-def _reason(error: BaseException, path: Path) -> str:
-    """A decoder's message for the user, without the server's file-system path in it."""
-    return str(error).replace(str(path), "the file").strip() or type(error).__name__
+def _thumbnail_size(width: int, height: int) -> tuple[int, int]:
+    """Longest side at most THUMBNAIL_SIZE, aspect ratio kept, never upscaled."""
+    factor = min(1.0, THUMBNAIL_SIZE / max(width, height))
+    return max(1, round(width * factor)), max(1, round(height * factor))
 
 
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
-    if width <= 0 or height <= 0:
-        raise ImageRejected("The image has no pixels.")
-    if width * height > max_pixels:
-        raise ImageRejected(
-            f"The image is {width}×{height} pixels, more than the {max_pixels} allowed per frame."
-        )
-
-
-def _to_8bit(pixels: np.ndarray) -> np.ndarray:
-    """Stretch any grayscale array to 0..255 for display."""
-    pixels = pixels.astype(np.float64, copy=False)
-    low, high = float(np.min(pixels)), float(np.max(pixels))
+def _stretch(pixels: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Map low..high to 0..255 (a small array: the thumbnail's)."""
     if high <= low:
         return np.zeros(pixels.shape, dtype=np.uint8)
-    return ((pixels - low) * (255.0 / (high - low))).astype(np.uint8)
+    scaled = (pixels.astype(np.float32) - low) * (255.0 / (high - low))
+    stretched: np.ndarray = np.clip(scaled, 0, 255).astype(np.uint8)
+    return stretched
 
 
-def _decode_raster(path: Path, content_type: str, max_pixels: int) -> Image.Image:
+def _raster_thumbnail(path: Path, content_type: str) -> Image.Image:
     try:
-        # The file is closed on the way out, also when decoding fails; the pixels stay loaded.
         with Image.open(path) as image:
-            _check_pixels(image.width, image.height, max_pixels)
+            if content_type == JPEG:
+                # Reduced decoding (libjpeg scales by 1/2..1/8 while decoding): the whole
+                # stream is still read, so a truncated or corrupt file still fails here.
+                image.draft(None, (2 * THUMBNAIL_SIZE, 2 * THUMBNAIL_SIZE))
             image.load()  # decodes every pixel: a truncated or corrupt file fails here
-    except ImageRejected:
-        raise
+            size = _thumbnail_size(image.width, image.height)
+            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                low, high = image.getextrema()  # one band: (low, high) numbers
+                small = image.resize(size, Image.Resampling.BOX)
+                stretched = _stretch(np.asarray(small), float(low), float(high))  # type: ignore[arg-type]
+                return Image.fromarray(stretched, mode="L")
+            palette = image.mode in ("1", "P", "PA")
+            small = image.resize(
+                size, Image.Resampling.NEAREST if palette else Image.Resampling.BOX
+            )
     except (OSError, SyntaxError, ValueError) as error:
-        kind = "PNG" if content_type == PNG else "JPEG"
-        raise ImageRejected(
-            f"The file is not a readable {kind} image ({_reason(error, path)})."
-        ) from None
+        raise unreadable(content_type, error, path) from None
+    if small.mode in ("L", "RGB"):
+        return small
+    return small.convert("RGBA" if "A" in small.getbands() else "RGB")
+
+
+def _dicom_thumbnail(path: Path) -> Image.Image:
+    frame, dataset = dicom_first_frame(path)
+    step = max(1, max(frame.shape[:2]) // DICOM_THUMBNAIL_SOURCE)
+    reduced = np.ascontiguousarray(frame[::step, ::step])
+    del frame  # the full frame is not needed any more
+    if reduced.ndim == 3:  # colour: already display-ready
+        image = Image.fromarray(_stretch(reduced, float(reduced.min()), float(reduced.max())))
+        image = image.convert("RGB")
+    else:
+        display = apply_voi_lut(modality_values(reduced, dataset), dataset)
+        display_8bit = _stretch(display, float(np.min(display)), float(np.max(display)))
+        if str(dataset.get("PhotometricInterpretation", "")) == "MONOCHROME1":
+            display_8bit = 255 - display_8bit  # MONOCHROME1 shows low values bright
+        image = Image.fromarray(display_8bit, mode="L")
+    image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # shrinks only, keeps the aspect ratio
     return image
 
 
-def _decode_dicom(path: Path, max_pixels: int) -> tuple[Image.Image, int, int]:
-    try:
-        dataset = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError, ValueError, EOFError) as error:
-        raise ImageRejected(
-            f"The file is not a readable DICOM file ({_reason(error, path)})."
-        ) from None
-    if "PixelData" not in dataset:
-        raise ImageRejected("The DICOM file holds no pixel data.")
-    width, height = int(dataset.get("Columns", 0)), int(dataset.get("Rows", 0))
-    _check_pixels(width, height, max_pixels)
-    try:
-        frames = dataset.pixel_array
-    except Exception as error:  # pydicom raises many kinds for undecodable pixel data
-        syntax = dataset.file_meta.get("TransferSyntaxUID", "unknown")
-        name = getattr(syntax, "name", str(syntax))
-        raise ImageRejected(
-            f"The DICOM pixel data cannot be decoded (transfer syntax {name}): "
-            f"{_reason(error, path)}"
-        ) from None
-    frame = frames[0] if int(dataset.get("NumberOfFrames", 1) or 1) > 1 else frames
-    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2"))
-    if frame.ndim == 3:  # colour: already display-ready
-        return Image.fromarray(_to_8bit(frame)).convert("RGB"), width, height
-    display = apply_voi_lut(apply_modality_lut(frame, dataset), dataset)
-    display_8bit = _to_8bit(display)
-    if photometric == "MONOCHROME1":  # MONOCHROME1 shows low values bright
-        display_8bit = 255 - display_8bit
-    return Image.fromarray(display_8bit, mode="L"), width, height
-
-
-def _display_image(image: Image.Image) -> Image.Image:
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        return Image.fromarray(_to_8bit(np.asarray(image)), mode="L")
-    if image.mode in ("L", "RGB"):
-        return image
-    return image.convert("RGBA" if "A" in image.getbands() else "RGB")
-
-
-def validate_and_thumbnail(
-    path: Path, head: bytes, max_pixels: int, thumbnail_path: Path
-) -> ImageInfo:
-    """Decode the whole image, then write its thumbnail (longest side ≤ 256, never upscaled).
-
-    Raises ImageRejected with a reason meant for the user.
-    """
-    content_type = sniff_content_type(head)
-    if content_type is None:
-        raise ValueError("validate_and_thumbnail needs a recognised image")
-    if content_type == DICOM:
-        display, width, height = _decode_dicom(path, max_pixels)
+def write_thumbnail(path: Path, header: ImageHeader, thumbnail_path: Path) -> None:
+    """Decode the image (its first frame) to validate it, and write its thumbnail: JPEG for a
+    JPEG, PNG otherwise. Raises ImageRejected with a reason meant for the user."""
+    if header.content_type == DICOM:
+        display = _dicom_thumbnail(path)
     else:
-        decoded = _decode_raster(path, content_type, max_pixels)
-        width, height = decoded.width, decoded.height
-        display = _display_image(decoded)
-    display.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # shrinks only, keeps the aspect ratio
-    if content_type == JPEG:
+        display = _raster_thumbnail(path, header.content_type)
+    if header.content_type == JPEG:
         display.convert("RGB" if display.mode != "L" else "L").save(
             thumbnail_path, "JPEG", quality=85
         )
     else:
         display.save(thumbnail_path, "PNG", optimize=True)
-    return ImageInfo(content_type=content_type, width=width, height=height)

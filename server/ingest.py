@@ -7,13 +7,15 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.imaging import ImageInfo, validate_and_thumbnail
+from server.decoding import DecodeGate
+from server.imaging import ImageLimits, write_thumbnail
 from server.storage import ImageStore
+from shared.imaging import JPEG, ImageHeader, ImageRejected, read_header, sniff_content_type
 
 
 @dataclass(slots=True)
 class StoredImage:
-    info: ImageInfo
+    header: ImageHeader
     thumbnail_type: str
     # Files this call created; to be removed if the database row is not committed after all.
     created: list[Path] = field(default_factory=list)
@@ -22,9 +24,9 @@ class StoredImage:
 def image_columns(stored: StoredImage, sha256: str, size_bytes: int) -> dict[str, object]:
     """The x-ray row's columns that describe its stored image (upload and demo seed alike)."""
     return {
-        "content_type": stored.info.content_type,
-        "width": stored.info.width,
-        "height": stored.info.height,
+        "content_type": stored.header.content_type,
+        "width": stored.header.width,
+        "height": stored.header.height,
         "size_bytes": size_bytes,
         "sha256": sha256,
         "thumbnail_type": stored.thumbnail_type,
@@ -32,22 +34,31 @@ def image_columns(stored: StoredImage, sha256: str, size_bytes: int) -> dict[str
 
 
 async def store_image(
-    store: ImageStore, temp_path: Path, head: bytes, sha256: str, max_image_pixels: int
+    store: ImageStore,
+    gate: DecodeGate,
+    limits: ImageLimits,
+    temp_path: Path,
+    head: bytes,
+    sha256: str,
 ) -> StoredImage:
-    """Decode `temp_path` fully (raises ImageRejected), write its thumbnail, and move both to
-    their content addresses. Nothing is left in storage if this raises."""
+    """Check `temp_path`'s header against the limits, decode it (when the gate admits it) to
+    validate it and write its thumbnail, and move both to their content addresses. Raises
+    ImageRejected; nothing is left in storage if this raises."""
+    content_type = sniff_content_type(head)
+    if content_type is None:
+        raise ImageRejected("Only PNG, JPEG and DICOM images are accepted.")
+    header = await asyncio.to_thread(read_header, temp_path, content_type)
+    limits.check(header)
     thumbnail_temp = store.new_temp_path()
     try:
-        info = await asyncio.to_thread(
-            validate_and_thumbnail, temp_path, head, max_image_pixels, thumbnail_temp
-        )
+        async with gate.admit(header.decode_bytes):
+            await asyncio.to_thread(write_thumbnail, temp_path, header, thumbnail_temp)
         stored = StoredImage(
-            info=info,
-            thumbnail_type="image/jpeg" if info.content_type == "image/jpeg" else "image/png",
+            header=header, thumbnail_type=JPEG if content_type == JPEG else "image/png"
         )
         for temp, final in (
             (temp_path, store.original_path(sha256)),
-            (thumbnail_temp, store.thumbnail_path(sha256, info.content_type)),
+            (thumbnail_temp, store.thumbnail_path(sha256, content_type)),
         ):
             if await asyncio.to_thread(store.place, temp, final):
                 stored.created.append(final)

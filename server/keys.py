@@ -6,6 +6,7 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from server.decoding import DecodeGate
 from server.security import PasswordHasher
 from server.settings import Settings
 from server.storage import ImageStore
@@ -15,6 +16,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 STORAGE = web.AppKey("storage", ImageStore)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
+# Admits image decodes against the process's memory budget (uploads, display pixels).
+DECODE_GATE = web.AppKey("decode_gate", DecodeGate)
 # The time source; tests replace it to step past idle timeouts and token lifetimes.
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 # Built once at start-up from the routes; served by GET /api/openapi.json.

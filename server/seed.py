@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.decoding import DecodeGate
 from server.demo_images import radiograph_pixels, write_dicom, write_jpeg, write_png
 from server.ingest import image_columns, store_image
 from server.orm import (
@@ -61,7 +62,8 @@ async def _add_xray(
     head = data[:132]
     assert sniff_content_type(head) is not None
     sha256 = hashlib.sha256(data).hexdigest()
-    stored = await store_image(store, source, head, sha256, settings.max_image_pixels)
+    gate = DecodeGate(settings.max_decoded_bytes, 1)
+    stored = await store_image(store, gate, settings.image_limits, source, head, sha256)
     xray = XRayRow(
         user_id=patient.id,
         uploaded_by_id=uploader.id,

@@ -5,6 +5,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.imaging import ImageLimits
+
+DEFAULT_MAX_DECODED_BYTES = 256 * 1024 * 1024
+
 
 class SettingsError(Exception):
     """An environment variable holds a value the server cannot use."""
@@ -20,6 +24,8 @@ class Settings:
     idle_timeout: int = 900
     max_upload_bytes: int = 104857600
     max_image_pixels: int = 100_000_000
+    # The memory one decoded frame may take, and the decoding budget of a process.
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES
     # argon2 cost; the defaults are passlib's. Only tests lower them, to keep the suite quick.
     argon2_memory_kib: int = 65536
     argon2_time_cost: int = 3
@@ -28,6 +34,10 @@ class Settings:
     login_window_seconds: int = 900
     # Addresses of reverse proxies (nginx) whose X-Forwarded-For is believed.
     trusted_proxies: frozenset[str] = frozenset()
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_image_pixels, self.max_decoded_bytes)
 
     @property
     def is_sqlite(self) -> bool:
@@ -79,6 +89,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         idle_timeout=_int_env(env, "MEDSYS_IDLE_TIMEOUT", 900),
         max_upload_bytes=_int_env(env, "MEDSYS_MAX_UPLOAD_BYTES", 104857600),
         max_image_pixels=_int_env(env, "MEDSYS_MAX_IMAGE_PIXELS", 100_000_000),
+        max_decoded_bytes=_int_env(env, "MEDSYS_MAX_DECODED_BYTES", DEFAULT_MAX_DECODED_BYTES),
         argon2_memory_kib=_int_env(env, "MEDSYS_ARGON2_MEMORY_KIB", 65536, minimum=8),
         argon2_time_cost=_int_env(env, "MEDSYS_ARGON2_TIME_COST", 3),
         trusted_proxies=frozenset(

@@ -1,24 +1,47 @@
 """Decoding x-ray images into display values, the same way on the server and in the desktop's
 local preview: PNG, JPEG and DICOM, after the modality LUT, at full depth.
 
+Memory is bounded by design, because any patient can upload a file: a file's size is read from
+its header before anything is decoded (`read_header`), a DICOM file gives up only its first
+frame, and every step after the decode works in place or on a reduced copy.
+
 Pure numpy/Pillow/pydicom: no Qt and no SQLAlchemy, like the rest of `shared`.
 PNG holds unsigned values only, so values are stored as `(value - offset) / scale`; a reader
 recovers the modality value as `stored * scale + offset` (usually offset 0, scale 1).
 """
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pydicom
 from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
 from pydicom.pixels.processing import apply_modality_lut
+from pydicom.pixels.utils import pixel_array
 
 PNG = "image/png"
 JPEG = "image/jpeg"
 DICOM = "application/dicom"
 HEAD_BYTES = 132  # enough to recognise PNG, JPEG and DICOM ("DICM" at offset 128)
 MAX_16_BIT = 65535
+PIXEL_DATA_TAG = 0x7FE00010
+UNDEFINED_LENGTH = 0xFFFFFFFF
+_PIXEL_DATA_VRS = {b"OB", b"OW", b"OD", b"OF", b"OL", b"OV", b"UN"}
+# Rows converted at a time when packing, so temporaries stay a few MB whatever the image.
+PACK_ROWS = 256
+
+# Pillow keeps every mode in 4 bytes per pixel except these.
+_PILLOW_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+# medsys checks its own limits on the header before decoding; Pillow's global bomb check
+# would refuse first, without saying which limit was exceeded.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class ImageRejected(ValueError):
+    """The file is of a known kind but cannot be used; the message says why, for the user."""
 
 
 def sniff_content_type(head: bytes) -> str | None:
@@ -30,6 +53,152 @@ def sniff_content_type(head: bytes) -> str | None:
     if len(head) >= HEAD_BYTES and head[128:132] == b"DICM":
         return DICOM
     return None
+
+
+def reason(error: BaseException, path: Path) -> str:
+    """A decoder's message for the user, without the file-system path in it."""
+    return str(error).replace(str(path), "the file").strip() or type(error).__name__
+
+
+def unreadable(content_type: str, error: BaseException, path: Path) -> ImageRejected:
+    """The refusal of a file its decoder could not read, with the decoder's reason."""
+    kind = {PNG: "PNG image", JPEG: "JPEG image"}.get(content_type, "DICOM file")
+    return ImageRejected(f"The file is not a readable {kind} ({reason(error, path)}).")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageHeader:
+    """What a file says about itself, read without decoding a pixel."""
+
+    content_type: str
+    width: int
+    height: int
+    # The memory one decoded frame takes at full size.
+    frame_bytes: int
+    # The most memory decoding that frame takes at once (the decoder's buffers included).
+    decode_bytes: int
+
+
+def read_header(path: Path, content_type: str) -> ImageHeader:
+    """Size and decoded size of the image in `path`; ImageRejected if the header is unusable."""
+    if content_type == DICOM:
+        return _dicom_header(path)
+    try:
+        with Image.open(path) as image:
+            width, height, mode = image.width, image.height, image.mode
+    except (OSError, SyntaxError, ValueError) as error:
+        raise unreadable(content_type, error, path) from None
+    frame_bytes = width * height * _PILLOW_PIXEL_BYTES.get(mode, 4)
+    # Pillow decodes into the frame itself; reading it into numpy copies it once.
+    return ImageHeader(content_type, width, height, frame_bytes, 2 * frame_bytes)
+
+
+def _declared_pixel_length(element: bytes, dataset: Dataset) -> int | None:
+    """The length the Pixel Data element declares (None: encapsulated, undefined length).
+
+    The VR form is read off the element itself: files that say explicit VR but are written
+    implicit exist, and pydicom reads them."""
+    endian = ">" if dataset.original_encoding[1] is False else "<"
+    group, number = struct.unpack(f"{endian}HH", element[:4])
+    if (group << 16 | number) != PIXEL_DATA_TAG:
+        raise ImageRejected("The DICOM file holds no pixel data.")
+    explicit = element[4:6] in _PIXEL_DATA_VRS  # then two reserved bytes, a 32-bit length
+    (length,) = struct.unpack(f"{endian}I", element[8:12] if explicit else element[4:8])
+    return None if length == UNDEFINED_LENGTH else int(length)
+
+
+def _dicom_header(path: Path) -> ImageHeader:
+    try:
+        with path.open("rb") as handle:
+            dataset = pydicom.dcmread(handle, stop_before_pixels=True)
+            pixel_start = handle.tell()
+            element = handle.read(12)
+        file_size = path.stat().st_size
+    except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, struct.error) as error:
+        raise unreadable(DICOM, error, path) from None
+    if len(element) < 12:
+        raise ImageRejected("The DICOM file holds no pixel data.")
+    declared = _declared_pixel_length(element, dataset)
+    try:
+        width, height = int(dataset.get("Columns", 0)), int(dataset.get("Rows", 0))
+        samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+        bits_allocated = int(dataset.get("BitsAllocated", 16) or 16)
+        frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        raise ImageRejected("The DICOM header's rows, columns or bits are not readable.") from None
+    if min(width, height, samples, bits_allocated, frames) <= 0:
+        raise ImageRejected("The image has no pixels.")
+    if declared is not None:  # native pixel data: its length is known, so check it
+        if pixel_start + 8 + declared > file_size:
+            raise ImageRejected(
+                f"The DICOM pixel data is declared as {declared} bytes, longer than the file."
+            )
+        needed = (width * height * samples * bits_allocated * frames + 7) // 8
+        if declared < needed:
+            raise ImageRejected(
+                f"The DICOM pixel data holds {declared} bytes, fewer than its {frames} frame(s) "
+                f"of {width}×{height} need ({needed})."
+            )
+    frame_bytes = width * height * samples * ((bits_allocated + 7) // 8)
+    # Measured: a compressed frame is held three times at its peak (the codec's image, its
+    # array, pydicom's output); a native one twice (the bytes read, the array).
+    copies = 3 if declared is None else 2
+    return ImageHeader(DICOM, width, height, frame_bytes, copies * frame_bytes)
+
+
+def transfer_syntax_name(dataset: Dataset) -> str:
+    file_meta = getattr(dataset, "file_meta", None)
+    syntax = file_meta.get("TransferSyntaxUID", "unknown") if file_meta is not None else "unknown"
+    return str(getattr(syntax, "name", syntax))
+
+
+def dicom_first_frame(path: Path) -> tuple[np.ndarray, Dataset]:
+    """The first frame's stored values (colour as RGB) and the dataset without pixel data.
+
+    Only that frame is read and decoded, however many the file holds."""
+    try:
+        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    except (InvalidDicomError, OSError, ValueError, EOFError, KeyError) as error:
+        raise unreadable(DICOM, error, path) from None
+    try:
+        try:
+            frame = pixel_array(path, index=0)
+        except Exception:
+            # The lean reader takes the header's word for the VR form; dcmread copes with
+            # files that break it (at the cost of holding the encoded pixel data in memory).
+            frame = pixel_array(pydicom.dcmread(path), index=0)
+    except Exception as error:  # pydicom raises many kinds for undecodable pixel data
+        raise ImageRejected(
+            f"The DICOM pixel data cannot be decoded (transfer syntax "
+            f"{transfer_syntax_name(dataset)}): {reason(error, path)}"
+        ) from None
+    return frame, dataset
+
+
+def modality_values(frame: np.ndarray, dataset: Dataset) -> np.ndarray:
+    """Stored values → modality values (e.g. Hounsfield units), without copying when the
+    rescale is the identity and in 4 bytes per pixel otherwise (pydicom's uses 8)."""
+    if "ModalityLUTSequence" in dataset:
+        return np.asarray(apply_modality_lut(frame, dataset))
+    slope = float(dataset.get("RescaleSlope", 1) or 1)
+    intercept = float(dataset.get("RescaleIntercept", 0) or 0)
+    if slope == 1 and intercept == 0:
+        return frame
+    if slope.is_integer() and intercept.is_integer():
+        values = frame.astype(np.int32)
+        values *= int(slope)
+        values += int(intercept)
+        return values
+    scaled = frame.astype(np.float32)
+    scaled *= slope
+    scaled += intercept
+    return scaled
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Colour to grey as any grayscale reader would (ITU-R BT.601 weights)."""
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return (rgb[..., :3] @ weights).astype(np.uint8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,36 +225,47 @@ def _gray(image: Image.Image) -> np.ndarray:
 
 
 def _dicom_values(path: Path) -> tuple[np.ndarray, int]:
-    dataset = pydicom.dcmread(path)
-    frames = dataset.pixel_array
-    frame = frames[0] if int(dataset.get("NumberOfFrames", 1) or 1) > 1 else frames
+    frame, dataset = dicom_first_frame(path)
     if frame.ndim == 3:  # colour DICOM: luminance, as any grayscale reader would
-        weights = np.array([0.299, 0.587, 0.114])
-        return (frame[..., :3] @ weights).astype(np.uint8), 8
-    return apply_modality_lut(frame, dataset), int(dataset.get("BitsStored", 16))
+        return luminance(frame), 8
+    return modality_values(frame, dataset), int(dataset.get("BitsStored", 16))
 
 
 def pack(values: np.ndarray, bits_stored: int) -> tuple[np.ndarray, PixelTransform]:
-    """Fit values into uint8 (8-bit sources) or uint16, recording how to undo the fit."""
+    """Fit values into uint8 (8-bit sources) or uint16, recording how to undo the fit.
+
+    Uses no full-size temporary: the common cases (8-bit, unsigned 16-bit) are returned as they
+    are, the others converted a band of rows at a time."""
     low, high = float(values.min()), float(values.max())
     sample = values[:: max(1, values.shape[0] // 1024), :: max(1, values.shape[1] // 1024)]
     robust_low, robust_high = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
     stats = {"low": low, "high": high, "robust_low": robust_low, "robust_high": robust_high}
     if values.dtype == np.uint8 or (bits_stored <= 8 and low >= 0 and high <= 255):
-        return values.astype(np.uint8), PixelTransform(offset=0.0, scale=1.0, bits=8, **stats)
+        return values.astype(np.uint8, copy=False), PixelTransform(0.0, 1.0, 8, **stats)
     offset = min(low, 0.0)
     span = high - offset
     scale = span / MAX_16_BIT if span > MAX_16_BIT else 1.0
+    transform = PixelTransform(offset=offset, scale=scale, bits=16, **stats)
+    if values.dtype == np.uint16 and offset == 0 and scale == 1:
+        return values, transform
     integral = np.issubdtype(values.dtype, np.integer) and scale == 1.0
-    shifted = (values - offset) / scale
-    packed = (shifted if integral else np.rint(shifted)).astype(np.uint16)
-    return packed, PixelTransform(offset=offset, scale=scale, bits=16, **stats)
+    packed = np.empty(values.shape, dtype=np.uint16)
+    for start in range(0, values.shape[0], PACK_ROWS):
+        band = (values[start : start + PACK_ROWS] - offset) / scale
+        packed[start : start + PACK_ROWS] = band if integral else np.rint(band)
+    return packed, transform
 
 
 def display_values(path: Path, content_type: str) -> tuple[np.ndarray, int]:
     """The image's values after the modality LUT (grey), and how many bits its source holds."""
     if content_type == DICOM:
         return _dicom_values(path)
-    with Image.open(path) as image:
-        values = _gray(image)
+    try:
+        with Image.open(path) as image:
+            if image.format == "JPEG":
+                # Let the decoder give luminance only: no colour buffers at full size.
+                image.draft("L", image.size)
+            values = _gray(image)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise unreadable(content_type, error, path) from None
     return values, 16 if values.dtype != np.uint8 else 8

@@ -61,6 +61,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "argon2_time_cost": 1,
         "max_upload_bytes": 4 * 1024 * 1024,
         "max_image_pixels": 4_000_000,
+        "max_decoded_bytes": 8 * 1024 * 1024,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

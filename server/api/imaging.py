@@ -10,12 +10,11 @@ from server.access import is_staff
 from server.api.xrays import image_read, send_file, visible_xray
 from server.convert import result_visible
 from server.endpoint import ANY_USER, STAFF, Context, endpoint, json_response
-from server.keys import STORAGE
+from server.keys import DECODE_GATE, STORAGE
 from server.orm import XRayAnnotationsRow, XRayRow
 from server.pixels import cached_transform, render_pixels
-from server.storage import ImageStore
 from shared.enums import AuditObjectType
-from shared.imaging import PixelTransform
+from shared.imaging import PixelTransform, read_header
 from shared.metadata import read_metadata
 from shared.models import Annotation, AnnotationSet, AnnotationsUpdate, XRayMetadata
 
@@ -23,14 +22,16 @@ routes = web.RouteTableDef()
 XRAY = AuditObjectType.xray
 
 
-async def _transform(store: ImageStore, xray: XRayRow) -> PixelTransform:
+async def _transform(app: web.Application, xray: XRayRow) -> PixelTransform:
     """The display pixels' transform and statistics, rendering them on first use."""
+    store = app[STORAGE]
     path = store.pixels_path(xray.sha256)
     transform = await asyncio.to_thread(cached_transform, path)
     if transform is None:
-        transform = await asyncio.to_thread(
-            render_pixels, store.original_path(xray.sha256), xray.content_type, path
-        )
+        original = store.original_path(xray.sha256)
+        header = await asyncio.to_thread(read_header, original, xray.content_type)
+        async with app[DECODE_GATE].admit(header.decode_bytes):
+            transform = await asyncio.to_thread(render_pixels, original, xray.content_type, path)
     return transform
 
 
@@ -45,7 +46,7 @@ async def _transform(store: ImageStore, xray: XRayRow) -> PixelTransform:
 async def get_pixels(ctx: Context) -> web.StreamResponse:
     xray = await image_read(ctx, AuditObjectType.xray_image)
     store = ctx.request.app[STORAGE]
-    transform = await _transform(store, xray)
+    transform = await _transform(ctx.request.app, xray)
     headers = {
         "X-Pixel-Offset": repr(transform.offset),
         "X-Pixel-Scale": repr(transform.scale),
@@ -67,7 +68,7 @@ async def get_metadata(ctx: Context) -> web.Response:
     xray = await visible_xray(ctx, XRAY)
     ctx.audit.record(XRAY, xray.id, xray.user_id)
     store = ctx.request.app[STORAGE]
-    transform = await _transform(store, xray)
+    transform = await _transform(ctx.request.app, xray)
     metadata = await asyncio.to_thread(
         read_metadata,
         store.original_path(xray.sha256),

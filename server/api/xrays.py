@@ -21,16 +21,15 @@ from server.errors import (
     UnsupportedMediaType,
     invalid,
 )
-from server.imaging import ImageRejected
 from server.ingest import image_columns, store_image
-from server.keys import STORAGE
+from server.keys import DECODE_GATE, STORAGE
 from server.orm import XRayRow
 from server.pagination import PageQuery, fetch_page
 from server.storage import ImageStore
 from server.uploads import ReceivedFile, receive_upload
 from shared.base import Page
 from shared.enums import AuditObjectType, UserType
-from shared.imaging import sniff_content_type
+from shared.imaging import ImageRejected, sniff_content_type
 from shared.models import XRay, XRayUpdate, XRayUploadFields
 
 routes = web.RouteTableDef()
@@ -50,12 +49,18 @@ async def _store(
     ctx: Context, image: ReceivedFile, fields: XRayUploadFields, patient_id: int
 ) -> XRayRow:
     """Validate the image, place it in storage and commit its row; undo all on failure."""
-    store = ctx.request.app[STORAGE]
+    app = ctx.request.app
+    store = app[STORAGE]
     if sniff_content_type(image.head) is None:
         raise UnsupportedMediaType("Only PNG, JPEG and DICOM images are accepted.")
     try:
         stored = await store_image(
-            store, image.path, image.head, image.sha256, ctx.settings.max_image_pixels
+            store,
+            app[DECODE_GATE],
+            ctx.settings.image_limits,
+            image.path,
+            image.head,
+            image.sha256,
         )
     except ImageRejected as error:
         raise invalid("image", str(error)) from None

@@ -166,6 +166,22 @@ def _truncated_png() -> bytes:
     return whole[: len(whole) // 2]
 
 
+def _dicom_declaring_more_pixel_data_than_the_file_holds() -> bytes:
+    """Rows and columns match the bytes present, but the element claims a gigabyte."""
+    buffer = io.BytesIO()
+    write_dicom(buffer, radiograph_pixels(32, 24))
+    content = buffer.getvalue()
+    length_at = content.index(b"\xe0\x7f\x10\x00OW") + 8
+    return content[:length_at] + struct.pack("<I", 2**30) + content[length_at + 4 :]
+
+
+def _dicom_missing_frames() -> bytes:
+    """NumberOfFrames says three; the pixel data holds one."""
+    buffer = io.BytesIO()
+    write_dicom(buffer, radiograph_pixels(32, 24), number_of_frames=3)
+    return buffer.getvalue()
+
+
 BAD_FILES = {
     "svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="10" height="10"/></svg>', 415),
     "text named .png": (b"just some words, not an image at all", 415),
@@ -176,6 +192,11 @@ BAD_FILES = {
     "jpeg header only": (b"\xff\xd8\xff\xe0" + b"\x00" * 200, 422),
     "dicom without pixels": ((PYDICOM_FILES / "rtplan.dcm").read_bytes(), 422),
     "truncated dicom": ((PYDICOM_FILES / "MR_truncated.dcm").read_bytes(), 422),
+    "dicom pixel data longer than the file": (
+        _dicom_declaring_more_pixel_data_than_the_file_holds(),
+        422,
+    ),
+    "dicom frames missing": (_dicom_missing_frames(), 422),
 }
 
 
@@ -191,6 +212,18 @@ async def test_bad_files_are_refused_and_leave_nothing(
         assert body["errors"][0]["field"] == "image"
     assert stored_files(settings) == []
     assert await xray_rows(settings) == 0
+
+
+async def test_an_image_over_the_decoded_memory_limit_is_refused_naming_it(
+    client: TestClient, practice: Practice, settings: Settings
+) -> None:
+    patient = await practice.patient()
+    # 3 million pixels (within the pixel limit), but 12,000,000 bytes decoded (RGB): over 8 MB.
+    response = await upload(client, patient, form(png_bytes(2000, 1500, mode="RGB")))
+    body = await field_problem(response, "image")
+    assert "11 MB" in body["detail"]  # 12,000,000 bytes
+    assert "8 MB allowed" in body["detail"]
+    assert stored_files(settings) == []
 
 
 async def test_bad_fields_are_refused_and_leave_nothing(

@@ -1,0 +1,1 @@
+"""Developer tooling (test and benchmark helpers): never installed, never bundled."""

@@ -1,0 +1,86 @@
+"""The decode gate: decodes wait their turn for memory, in arrival order, and never exceed it."""
+
+import asyncio
+
+from server.decoding import DecodeGate
+
+MB = 1024 * 1024
+
+
+async def hold(gate: DecodeGate, cost: int, name: str, log: list[str], go: asyncio.Event) -> None:
+    async with gate.admit(cost):
+        log.append(f"{name} in")
+        assert gate.in_use <= gate.budget_bytes
+        await go.wait()
+        log.append(f"{name} out")
+
+
+async def test_decodes_over_the_budget_wait_instead_of_failing() -> None:
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=4)
+    log: list[str] = []
+    release_a, release_b = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(hold(gate, 60 * MB, "a", log, release_a))
+    await asyncio.sleep(0)  # let it take its share
+    second = asyncio.create_task(hold(gate, 60 * MB, "b", log, release_b))
+    await asyncio.sleep(0)
+    assert log == ["a in"]  # b does not fit beside a
+    release_a.set()
+    release_b.set()
+    await asyncio.gather(first, second)
+    assert log == ["a in", "a out", "b in", "b out"]
+    assert (gate.in_use, gate.running) == (0, 0)
+
+
+async def test_admission_keeps_arrival_order_so_a_big_decode_is_not_starved() -> None:
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=4)
+    log: list[str] = []
+    go = asyncio.Event()
+    tasks = [asyncio.create_task(hold(gate, 60 * MB, "small-1", log, go))]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(hold(gate, 100 * MB, "big", log, go)))
+    await asyncio.sleep(0)
+    # Would fit beside small-1, but arrived after the waiting big one.
+    tasks.append(asyncio.create_task(hold(gate, 30 * MB, "small-2", log, go)))
+    await asyncio.sleep(0)
+    go.set()
+    await asyncio.gather(*tasks)
+    assert [entry for entry in log if entry.endswith(" in")] == [
+        "small-1 in",
+        "big in",
+        "small-2 in",
+    ]
+
+
+async def test_at_most_max_running_decode_at_once() -> None:
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=2)
+    log: list[str] = []
+    go = asyncio.Event()
+    tasks = [asyncio.create_task(hold(gate, MB, f"d{n}", log, go)) for n in range(3)]
+    await asyncio.sleep(0)
+    assert gate.running == 2
+    go.set()
+    await asyncio.gather(*tasks)
+    assert gate.running == 0
+
+
+async def test_a_cancelled_waiter_gives_its_place_to_the_next() -> None:
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=4)
+    log: list[str] = []
+    release_a, never, release_c = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(hold(gate, 100 * MB, "a", log, release_a))
+    await asyncio.sleep(0)
+    cancelled = asyncio.create_task(hold(gate, 100 * MB, "b", log, never))
+    third = asyncio.create_task(hold(gate, 10 * MB, "c", log, release_c))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    release_a.set()
+    release_c.set()
+    await asyncio.gather(first, third)
+    assert "b in" not in log
+    assert (gate.in_use, gate.running) == (0, 0)
+
+
+async def test_a_cost_over_the_budget_runs_alone_rather_than_never() -> None:
+    gate = DecodeGate(budget_bytes=10 * MB, max_running=4)
+    async with gate.admit(50 * MB):
+        assert gate.in_use == 10 * MB
