@@ -54,6 +54,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(store.prepare)
     app[STORAGE] = store
     yield
+    await asyncio.to_thread(store.close)
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> web.Application:

@@ -43,6 +43,8 @@ class LiveServer:
         self.extra_args = extra_args
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
+        # What the server printed before it announced itself (start-up logs).
+        self.startup_output = ""
 
     def start(self) -> str:
         self.process = subprocess.Popen(
@@ -66,10 +68,13 @@ class LiveServer:
             raise RuntimeError("the server's output is not captured")
         # readline() blocks until the server announces itself or exits: no polling needed.
         for line in self.process.stdout:
+            self.startup_output += line
             if line.startswith("medsys is serving on "):
                 self.url = line.removeprefix("medsys is serving on ").split()[0]
                 return self.url
-        raise RuntimeError(f"the server exited with {self.process.wait()} before serving")
+        raise RuntimeError(
+            f"the server exited with {self.process.wait()} before serving:\n{self.startup_output}"
+        )
 
     def stop(self) -> str:
         """SIGTERM, then the rest of the output; the process must end on its own."""

@@ -1,4 +1,4 @@
-"""`python -m server` / `medsys-server`: migrate, serve, create-user, seed-demo."""
+"""`python -m server` / `medsys-server`: migrate, serve, create-user, seed-demo, fsck."""
 
 import argparse
 import asyncio
@@ -12,6 +12,7 @@ from server.app import create_app
 from server.db import one_session, open_engine
 from server.decoding import return_large_allocations_to_the_system
 from server.errors import Conflict, field_errors
+from server.fsck import fsck
 from server.migrate import current_revision, head_revision, upgrade_to_head
 from server.security import PasswordHasher
 from server.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
@@ -43,6 +44,18 @@ def _parser() -> argparse.ArgumentParser:
         help="read the password from the first line of standard input",
     )
     commands.add_parser("seed-demo", help="fill an empty database with demo users and records")
+    check = commands.add_parser(
+        "fsck",
+        help="check the image store against the database; remove files no x-ray refers to",
+    )
+    check.add_argument(
+        "--grace-seconds",
+        type=int,
+        help="keep files with no row younger than this (default MEDSYS_ORPHAN_GRACE_SECONDS)",
+    )
+    check.add_argument(
+        "--verify", action="store_true", help="also hash every stored image against its row"
+    )
     return parser
 
 
@@ -67,6 +80,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
             file=sys.stderr,
         )
         return 2
+    # Before serving, no upload of this server is in flight: what a crash left is tidied now.
+    asyncio.run(fsck(settings, settings.orphan_grace_seconds))
     return_large_allocations_to_the_system()
     sock = listening_socket(host, port)
     if workers == 1:
@@ -146,4 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "create-user":
         line = sys.stdin.readline()
         return asyncio.run(_create_user(settings, args, line.removesuffix("\n").removesuffix("\r")))
+    if args.command == "fsck":
+        grace = settings.orphan_grace_seconds if args.grace_seconds is None else args.grace_seconds
+        report = asyncio.run(fsck(settings, grace, verify=args.verify))
+        print(report.summary())
+        return 0 if report.consistent else 1
     return asyncio.run(_seed(settings))

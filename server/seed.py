@@ -84,6 +84,16 @@ async def seed_demo(db: AsyncSession, settings: Settings, passwords: PasswordHas
         return False
     store = ImageStore(settings.storage_dir)
     await asyncio.to_thread(store.prepare)
+    try:
+        await _fill(db, store, settings, passwords)
+    finally:
+        await asyncio.to_thread(store.close)
+    return True
+
+
+async def _fill(
+    db: AsyncSession, store: ImageStore, settings: Settings, passwords: PasswordHasher
+) -> None:
     users = {}
     for account in DEMO_ACCOUNTS:
         users[account.email] = await create_user(
@@ -195,4 +205,3 @@ async def seed_demo(db: AsyncSession, settings: Settings, passwords: PasswordHas
         ]
     )
     await db.commit()
-    return True

@@ -1,26 +1,90 @@
 """Content-addressed image storage on the local disk.
 
 Originals live under `objects/ab/cd/<sha256>`, thumbnails under `thumbnails/ab/<sha256>.<ext>`.
-Uploads are written to `tmp/` first and moved into place with an atomic rename only once they
-have been validated, so a reader never sees a partial file.
+Uploads are written to a temporary folder first and moved into place with an atomic rename only
+once they have been validated, so a reader never sees a partial file.
+
+Several processes share one store (`serve --workers N`, or several hosts on one volume), so each
+process writes its temporary files in a folder of its own, `tmp/<id>/`, and holds an exclusive
+lock on `tmp/<id>/.lock` for as long as it lives. The kernel drops the lock when the process
+dies, however it dies: a folder whose lock can be taken belongs to nobody and is removed; a
+live process's folder is never touched.
 """
 
+import fcntl
+import logging
 import os
+import shutil
+import time
 import uuid
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".lock"
+# A folder being set up is named `.new-<id>` until its lock is held, so that no cleaner can
+# take the lock of a folder whose owner has not taken it yet.
+NEW_PREFIX = ".new-"
+# Loose files in tmp/ (left by releases before per-process folders) and half-made folders are
+# removed once they are this old.
+STALE_SECONDS = 3600
 
 
 class ImageStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.tmp_dir = root / "tmp"
+        self.tmp_root = root / "tmp"
+        self._tmp_dir: Path | None = None
+        self._lock_fd: int | None = None
+
+    @property
+    def tmp_dir(self) -> Path:
+        if self._tmp_dir is None:
+            raise RuntimeError("the image store is not prepared")
+        return self._tmp_dir
 
     def prepare(self) -> None:
-        """Create the folders and drop temporary files a crashed upload may have left."""
-        for folder in (self.tmp_dir, self.root / "objects", self.root / "thumbnails"):
+        """Create the folders, claim this process's temporary folder, and remove those of
+        processes that have ended. Blocking."""
+        for folder in (self.tmp_root, self.root / "objects", self.root / "thumbnails"):
             folder.mkdir(parents=True, exist_ok=True)
-        for leftover in self.tmp_dir.iterdir():
-            leftover.unlink(missing_ok=True)
+        self._claim_temp_dir()
+        self.remove_abandoned_temp_files()
+
+    def close(self) -> None:
+        """Remove this process's temporary folder and give up its lock. Blocking."""
+        if self._tmp_dir is not None:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+            self._tmp_dir = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _claim_temp_dir(self) -> None:
+        name = uuid.uuid4().hex
+        claiming = self.tmp_root / f"{NEW_PREFIX}{name}"
+        claiming.mkdir()
+        lock_fd = os.open(claiming / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        folder = self.tmp_root / name
+        os.rename(claiming, folder)
+        self._tmp_dir, self._lock_fd = folder, lock_fd
+
+    def remove_abandoned_temp_files(self) -> None:
+        """Remove the temporary folders of ended processes (and stale loose files)."""
+        now = time.time()
+        for entry in self.tmp_root.iterdir():
+            if entry == self._tmp_dir:
+                continue
+            if entry.is_dir() and not entry.name.startswith(NEW_PREFIX):
+                if _owner_has_ended(entry):
+                    log.info("removing the temporary files of an ended process: %s", entry.name)
+                    shutil.rmtree(entry, ignore_errors=True)
+            elif now - entry.stat().st_mtime > STALE_SECONDS:
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
 
     def new_temp_path(self, suffix: str = "") -> Path:
         return self.tmp_dir / f"{uuid.uuid4().hex}{suffix}"
@@ -48,3 +112,18 @@ class ImageStore:
             return False
         os.replace(temp_path, final_path)
         return True
+
+
+def _owner_has_ended(folder: Path) -> bool:
+    """True when no process holds the folder's lock (taking it, briefly, to find out)."""
+    try:
+        lock_fd = os.open(folder / LOCK_NAME, os.O_RDWR)
+    except FileNotFoundError:
+        return True  # never locked, or half removed: nobody writes there
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(lock_fd)
+    return True

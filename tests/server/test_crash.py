@@ -1,0 +1,151 @@
+"""Crashes: a server killed at any moment leaves storage and database consistent after its
+restart, and the fsck command finds and reports what does not match."""
+
+import asyncio
+import hashlib
+import os
+import signal
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from server.child import run_cli
+from server.db import one_session
+from server.orm import XRayRow
+from server.storage import ImageStore
+from tests.server.live import login, prepared_environment, running, upload_file
+
+BURST = 20
+
+
+def distinct_images(folder: Path, count: int) -> list[Path]:
+    """16-bit noise films of about 1 MB each, every one different (no shared storage)."""
+    rng = np.random.default_rng(7)
+    paths = []
+    for number in range(count):
+        path = folder / f"film-{number}.png"
+        Image.fromarray(rng.integers(0, 4096, (600, 800), dtype=np.uint16)).save(path)
+        paths.append(path)
+    return paths
+
+
+async def rows_by_sha256(database_url: str) -> dict[str, str]:
+    async with one_session(database_url) as db:
+        result = await db.execute(select(XRayRow.sha256, XRayRow.content_type))
+        return {sha256: content_type for sha256, content_type in result}
+
+
+def stored(storage: Path, folder: str) -> list[Path]:
+    return [path for path in (storage / folder).rglob("*") if path.is_file()]
+
+
+async def burst_then_kill(environment: dict[str, str], images: list[Path]) -> set[str]:
+    """Upload every image at once and kill -9 the server as soon as the first is stored;
+    the names of the uploads it acknowledged."""
+    acknowledged: set[str] = set()
+    with running(environment) as server:
+        async with aiohttp.ClientSession() as http:
+            headers = await login(http, server.url)
+            pending = {
+                asyncio.create_task(upload_file(http, server.url, headers, path)): path
+                for path in images
+            }
+            while pending:
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if not task.exception() and task.result()[0] == 201:
+                        acknowledged.add(pending[task].name)
+                for task in done:
+                    del pending[task]
+                if acknowledged:
+                    os.kill(server.pid, signal.SIGKILL)
+                    break
+            for outcome, path in zip(
+                await asyncio.gather(*pending, return_exceptions=True),
+                pending.values(),
+                strict=True,
+            ):
+                if not isinstance(outcome, BaseException) and outcome[0] == 201:
+                    acknowledged.add(path.name)
+    return acknowledged
+
+
+async def test_a_server_killed_mid_burst_leaves_every_file_with_its_row_after_restart(
+    tmp_path: Path, database_url: str
+) -> None:
+    environment = prepared_environment(tmp_path / "data", database_url)
+    storage = tmp_path / "data" / "storage"
+    images = distinct_images(tmp_path, BURST)
+    acknowledged: set[str] = set()
+    # The kill must catch uploads between their files and their row; it nearly always does.
+    for _ in range(3):
+        acknowledged |= await burst_then_kill(environment, images)
+        rows = await rows_by_sha256(database_url)
+        if any(path.name not in rows for path in stored(storage, "objects")):
+            break
+    else:
+        pytest.fail("the kill never caught an upload between its files and its row")
+
+    with running({**environment, "MEDSYS_ORPHAN_GRACE_SECONDS": "0"}) as server:
+        startup_output = server.server.startup_output
+    rows = await rows_by_sha256(database_url)
+    store = ImageStore(storage)
+    originals = stored(storage, "objects")
+    assert sorted(path.name for path in originals) == sorted(rows)
+    for path in originals:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+    assert sorted(stored(storage, "thumbnails")) == sorted(
+        store.thumbnail_path(sha256, content_type) for sha256, content_type in rows.items()
+    )
+    # Nothing the server acknowledged was lost.
+    digests = {hashlib.sha256(path.read_bytes()).hexdigest(): path.name for path in images}
+    assert acknowledged <= {digests[sha256] for sha256 in rows}
+    assert "storage check" in startup_output  # the operator reads what was done
+
+
+def test_fsck_removes_orphans_and_reports_rows_without_files(
+    tmp_path: Path, database_url: str
+) -> None:
+    environment = prepared_environment(tmp_path, database_url)
+    storage = tmp_path / "storage"
+    images = distinct_images(tmp_path, 2)
+
+    async def upload_two() -> list[int]:
+        with running(environment) as server:
+            async with aiohttp.ClientSession() as http:
+                headers = await login(http, server.url)
+                return [
+                    (await upload_file(http, server.url, headers, path))[1]["id"] for path in images
+                ]
+
+    kept_id, damaged_id = asyncio.run(upload_two())
+    rows = asyncio.run(rows_by_sha256(database_url))
+    orphan = storage / "objects" / "ff" / "ff" / ("f" * 64)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"an upload whose row was never committed")
+    damaged_sha256 = next(
+        sha for sha in rows if sha == hashlib.sha256(images[1].read_bytes()).hexdigest()
+    )
+    ImageStore(storage).thumbnail_path(damaged_sha256, "image/png").unlink()
+
+    young = run_cli(environment, "fsck")  # the default grace period keeps a fresh orphan
+    assert orphan.exists()
+    assert "kept 1 younger than the grace period" in young.stdout
+
+    checked = run_cli(environment, "fsck", "--grace-seconds", "0")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert not orphan.exists()
+    assert "removed 1 file(s) with no row" in checked.stdout
+    assert "1 without their thumbnail" in checked.stdout
+    assert f"x-ray(s) {damaged_id}: the thumbnail is missing" in checked.stderr
+    assert str(kept_id) not in checked.stderr.split("missing")[0].split(":")[-1]
+
+    # A stored image changed on disk is found only by --verify.
+    original = ImageStore(storage).original_path(damaged_sha256)
+    original.write_bytes(b"bit rot")
+    verified = run_cli(environment, "fsck", "--grace-seconds", "0", "--verify")
+    assert "1 whose image does not match its sha256" in verified.stdout
