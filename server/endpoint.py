@@ -77,7 +77,14 @@ class Context:
         not_allowed = sorted(set(parsed) & set(refused))
         if not_allowed:
             raise Forbidden(f"Your role may not set: {', '.join(not_allowed)}.")
-        return model.model_validate_json(raw)
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as error:
+            # Python's json accepts what pydantic's parser does not (a lone surrogate, "\ud800"):
+            # that is a body that is not valid JSON, not a field's mistake.
+            if all(item["type"] == "json_invalid" for item in error.errors()):
+                raise BadRequest("The body is not valid JSON.") from None
+            raise
 
     def query(self, model: type[ModelT]) -> ModelT:
         # Query values are strings by nature; the query models are lenient and parse them.

@@ -9,12 +9,13 @@ import binascii
 import json
 from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from server.errors import BadRequest
+from shared.base import QueryModel
 
 RowT = TypeVar("RowT")
 
@@ -31,10 +32,11 @@ def _query_bool(value: object) -> object:
 QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 
 
-class PageQuery(BaseModel):
+class PageQuery(QueryModel):
     """The query of every list: `?limit=` (1..200, default 50) and `?cursor=`."""
 
-    model_config = ConfigDict(extra="ignore")
+    # A garbled cursor is a 400 (decode_cursor), whatever it holds.
+    opaque_fields = frozenset({"cursor"})
 
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: str | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.errors import BadRequest, PayloadTooLarge, invalid
 from shared.imaging import HEAD_BYTES
@@ -97,6 +98,8 @@ async def receive_upload(request: web.Request, temp_path: Path, max_bytes: int) 
                 while await part.read_chunk(CHUNK_BYTES):
                     if request.content.total_bytes > max_bytes:
                         raise too_large(max_bytes)
+    except HttpProcessingError:  # e.g. a control character in a part's header
+        raise BadRequest("The multipart body is malformed (a part header is not valid).") from None
     except (ValueError, AssertionError, RuntimeError) as error:
         raise BadRequest(f"The multipart body is malformed ({error}).") from None
     if request.content.total_bytes > max_bytes:

@@ -1,15 +1,60 @@
 """Base classes and field types used by every wire model."""
 
-from typing import Annotated, Generic, TypeVar
+import re
+from typing import Annotated, ClassVar, Generic, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+# Control characters (C0 but tab and newline, DEL, C1) and lone surrogates: no text a person
+# types holds them, PostgreSQL cannot store NUL or a surrogate, and a terminal or log shows
+# them as commands.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-class RequestModel(BaseModel):
+def plain_text(value: object) -> object:
+    """Text with Windows line ends made Unix ones; ValueError if a control character is left."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n")
+    if _CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters (only line breaks and tabs)")
+    return value
+
+
+class PlainTextModel(BaseModel):
+    """Every text field of the model is plain text (see `plain_text`), on both sides of the
+    wire, so SQLite and PostgreSQL refuse the same input the same way."""
+
+    # Fields kept exactly as sent (opaque tokens, checked by their own rules).
+    opaque_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: object, info: ValidationInfo) -> object:
+        if info.field_name in cls.opaque_fields:
+            return value
+        return plain_text(value)
+
+
+class RequestModel(PlainTextModel):
     """A request body: strict types, unknown fields ignored, surrounding blanks trimmed."""
 
     model_config = ConfigDict(strict=True, extra="ignore", str_strip_whitespace=True)
+
+
+class QueryModel(PlainTextModel):
+    """A query string: values arrive as text and are parsed leniently; unknown ones ignored."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 class ResponseModel(BaseModel):

@@ -17,6 +17,7 @@ from desktop.config import Config
 from desktop.main_window import MainWindow
 from server.child import LiveServer, run_cli, server_environment
 from server.seed import DEMO_PASSWORD
+from server.storage import LOCK_NAME
 from shared.models import User
 
 T = TypeVar("T")
@@ -56,7 +57,8 @@ class Server:
         )
 
     def storage_leftovers(self) -> list[Path]:
-        return [path for path in (self.data_dir / "storage" / "tmp").iterdir()]
+        temporary = self.data_dir / "storage" / "tmp"
+        return [path for path in temporary.rglob("*") if path.is_file() and path.name != LOCK_NAME]
 
 
 @pytest.fixture(scope="session")

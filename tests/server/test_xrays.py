@@ -19,6 +19,7 @@ from server.db import one_session
 from server.demo_images import radiograph_pixels, write_dicom
 from server.orm import XRayRow
 from server.settings import Settings
+from server.storage import LOCK_NAME
 from tests.server.conftest import Actor, Practice
 from tests.server.problems import field_problem, problem
 from tests.server.uploads import (
@@ -34,7 +35,12 @@ from tests.server.uploads import (
 
 
 def stored_files(settings: Settings) -> list[Path]:
-    return sorted(path for path in settings.storage_dir.rglob("*") if path.is_file())
+    """Every file in the store but the running server's lock on its temporary folder."""
+    return sorted(
+        path
+        for path in settings.storage_dir.rglob("*")
+        if path.is_file() and path.name != LOCK_NAME
+    )
 
 
 async def xray_rows(settings: Settings) -> int:
