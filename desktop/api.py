@@ -4,6 +4,7 @@ Every method is a coroutine run on the runner's loop (see runner.py); answers ar
 the `shared` models and errors raised as `ApiError` carrying the server's problem details.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,18 +31,43 @@ from shared.models import (
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
 Progress = Callable[[int, int], None]
 UPLOAD_CHUNK = 64 * 1024
+# Seconds between the attempts of a read while the server is unavailable (a restart, the
+# database away); the server's Retry-After is honoured when longer, up to MAX_RETRY_WAIT.
+READ_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
+MAX_RETRY_WAIT = 30.0
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
 
 
 class ApiError(Exception):
     """A refused request, or a server that could not be reached (status 0)."""
 
-    def __init__(self, status: int, detail: str, problem: Problem | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        problem: Problem | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.problem = problem
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """The server is out of reach or temporarily unavailable: trying again may work."""
+        return self.status in (0, 503)
 
     @property
     def field_errors(self) -> dict[str, str]:
@@ -98,6 +124,11 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.token: str | None = None
         self._session: aiohttp.ClientSession | None = None
+        self.retry_delays: tuple[float, ...] = READ_RETRY_DELAYS
+        # Told (on the runner's thread) when a read is retried, and when a retried read
+        # succeeds, so the window can say so.
+        self.on_retry: Callable[[str], None] = lambda _message: None
+        self.on_recovered: Callable[[], None] = lambda: None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -118,15 +149,52 @@ class ApiClient:
 
     async def _error(self, response: aiohttp.ClientResponse) -> ApiError:
         text = await response.text()
+        retry_after = _retry_after(response)
         try:
             problem = Problem.model_validate_json(text)
         except ValidationError:
             return ApiError(
-                response.status, f"The server answered {response.status} {response.reason}."
+                response.status,
+                f"The server answered {response.status} {response.reason}.",
+                retry_after=retry_after,
             )
-        return ApiError(response.status, problem.detail, problem)
+        return ApiError(response.status, problem.detail, problem, retry_after)
+
+    async def _retrying(self, method: str, attempt: Callable[[], Awaitable[ResultT]]) -> ResultT:
+        """Run `attempt`; a read that meets an unavailable server is tried again a few times,
+        with growing pauses. Writes are never repeated: the first may have been applied."""
+        delays = iter(self.retry_delays if method in IDEMPOTENT_METHODS else ())
+        retried = False
+        while True:
+            try:
+                result = await attempt()
+            except ApiError as error:
+                delay = next(delays, None) if error.transient else None
+                if delay is None:
+                    raise
+                wait = min(max(delay, error.retry_after or 0.0), MAX_RETRY_WAIT)
+                self.on_retry(f"The server is temporarily unavailable; retrying in {wait:g} s…")
+                retried = True
+                await asyncio.sleep(wait)
+            else:
+                if retried:
+                    self.on_recovered()
+                return result
 
     async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, object | None] | None = None,
+        data: Any = None,
+    ) -> bytes:
+        return await self._retrying(
+            method, lambda: self._call_once(method, path, json=json, params=params, data=data)
+        )
+
+    async def _call_once(
         self,
         method: str,
         path: str,
@@ -271,6 +339,11 @@ class ApiClient:
 
     async def download(self, path: str, destination: Path, progress: Progress) -> dict[str, str]:
         """Stream an image to `destination` (atomically); the answer's headers."""
+        return await self._retrying("GET", lambda: self._download_once(path, destination, progress))
+
+    async def _download_once(
+        self, path: str, destination: Path, progress: Progress
+    ) -> dict[str, str]:
         partial = destination.with_name(f"{destination.name}.partial")
         destination.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self._connected()
         session.events.reachable.connect(self._connected)
         session.events.unreachable.connect(self._disconnected)
+        session.events.retrying.connect(self._retrying)
         session.events.expired.connect(
             lambda detail: self.log_out(f"Your session has ended: {detail}")
         )
@@ -146,6 +147,10 @@ class MainWindow(QMainWindow):
     def _connected(self) -> None:
         self.connection.setText(f"● Connected to {self.session.api.base_url}")
         self.connection.setStyleSheet("color: #1b7f3b;")
+
+    def _retrying(self, message: str) -> None:
+        self.connection.setText(f"● {message}")
+        self.connection.setStyleSheet("color: #a05a00;")
 
     def _disconnected(self, detail: str) -> None:
         self.connection.setText(f"● Offline: {detail}")

@@ -18,6 +18,8 @@ class SessionEvents(QObject):
     expired = Signal(str)  # the server refused the token: back to the login window
     unreachable = Signal(str)  # the server could not be reached
     reachable = Signal()
+    # A read met an unavailable server and is tried again (emitted from the runner's thread).
+    retrying = Signal(str)
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Session:
 
     def __post_init__(self) -> None:
         self.names[self.user.id] = self.user.full_name
+        self.api.on_retry = self.events.retrying.emit
+        self.api.on_recovered = self.events.reachable.emit
 
     def remember(self, people: list[Any]) -> None:
         for person in people:

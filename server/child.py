@@ -38,9 +38,16 @@ def run_cli(
 class LiveServer:
     """`python -m server serve --port 0`; the URL is read from the line it prints."""
 
-    def __init__(self, environment: dict[str, str], extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        environment: dict[str, str],
+        extra_args: tuple[str, ...] = (),
+        prefix: tuple[str, ...] = (),
+    ) -> None:
         self.environment = environment
         self.extra_args = extra_args
+        # A command the server runs under (tests: `unshare`, to give it a small disk).
+        self.prefix = prefix
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         # What the server printed before it announced itself (start-up logs).
@@ -49,6 +56,7 @@ class LiveServer:
     def start(self) -> str:
         self.process = subprocess.Popen(
             [
+                *self.prefix,
                 sys.executable,
                 "-m",
                 "server",

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit import ACTION_BY_METHOD, AuditTrail, Subject
-from server.errors import ApiError, BadRequest, Forbidden, NotFound
+from server.errors import ApiError, BadRequest, Forbidden, NotFound, database_unavailable
 from server.keys import CLOCK, SESSIONMAKER, SETTINGS
 from server.orm import UserRow
 from server.sessions import authenticate
@@ -223,9 +223,11 @@ async def _run(
         except ValidationError:
             await db.rollback()
             raise
-        except Exception:
+        except Exception as error:
             await db.rollback()
-            await _record_refusal(db, audit, AuditOutcome.error)
+            # With the database out of reach, the trail cannot be written either.
+            if not database_unavailable(error, request):
+                await _record_refusal(db, audit, AuditOutcome.error)
             raise
 
 

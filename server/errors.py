@@ -1,5 +1,6 @@
 """Domain errors and the one middleware that turns every error into RFC 9457 problem+json."""
 
+import errno
 import json
 import logging
 from collections.abc import Iterable
@@ -8,6 +9,8 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from shared.base import FieldError, Problem
 
@@ -27,11 +30,14 @@ class ApiError(Exception):
         *,
         errors: Iterable[FieldError] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors) if errors is not None else None
         self.headers = headers or {}
+        # RFC 9457 extension members, added to the body (e.g. which part of the server is down)
+        self.extensions = extensions or {}
 
 
 class BadRequest(ApiError):
@@ -79,6 +85,57 @@ class TooManyRequests(ApiError):
 class ServiceUnavailable(ApiError):
     status = 503
 
+    def __init__(self, detail: str, extensions: dict[str, str] | None = None) -> None:
+        super().__init__(
+            detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, extensions=extensions
+        )
+
+
+class InsufficientStorage(ApiError):
+    status = 507
+
+
+# How long a client should wait before retrying while the database is out of reach.
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = "The database is temporarily unavailable; try again shortly."
+STORAGE_FULL = (
+    "The server's image store is full, so nothing was stored. "
+    "The practice's administrator has to make room."
+)
+STORAGE_UNWRITABLE = (
+    "The server's image store cannot be written, so nothing was stored. "
+    "The practice's administrator has to repair it."
+)
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_UNWRITABLE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def database_unavailable(error: BaseException, request: web.Request) -> bool:
+    """Whether `error` means the database could not be reached or used for now (a restart, a
+    lost connection, a full pool), rather than a fault in a query or a client that left."""
+    if isinstance(error, PoolTimeoutError):
+        return True
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
+    # asyncpg raises these itself while connecting (refused, timed out); the same kinds from
+    # the client's own connection mean the client went away.
+    return isinstance(error, (ConnectionError, TimeoutError)) and not client_gone(request)
+
+
+def storage_problem(error: BaseException) -> str | None:
+    """The detail to answer when `error` is the image store refusing a write, else None."""
+    if isinstance(error, OSError) and not isinstance(error, ConnectionError):
+        if error.errno in _FULL_ERRNOS:
+            return STORAGE_FULL
+        if error.errno in _UNWRITABLE_ERRNOS:
+            return STORAGE_UNWRITABLE
+    return None
+
 
 def field_errors(error: ValidationError) -> list[FieldError]:
     """Pydantic's errors as `{field, message}`, the field a dotted path into the body."""
@@ -100,13 +157,12 @@ def problem_response(
     *,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, str] | None = None,
 ) -> web.Response:
     problem = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors)
+    body = {**(extensions or {}), **problem.model_dump(exclude_none=True)}
     return web.Response(
-        status=status,
-        text=problem.model_dump_json(exclude_none=True),
-        content_type=PROBLEM_JSON,
-        headers=headers,
+        status=status, text=json.dumps(body), content_type=PROBLEM_JSON, headers=headers
     )
 
 
@@ -122,7 +178,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     except ApiError as error:
         return problem_response(
-            error.status, error.detail, errors=error.errors, headers=error.headers
+            error.status,
+            error.detail,
+            errors=error.errors,
+            headers=error.headers,
+            extensions=error.extensions,
         )
     except ValidationError as error:
         errors = field_errors(error)
@@ -136,7 +196,14 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(error.status, detail, headers=headers)
     except json.JSONDecodeError:
         return problem_response(400, "The body is not valid JSON.")
-    except Exception:
+    except Exception as error:
+        if database_unavailable(error, request):
+            log.warning("%s %s: database unavailable (%s)", request.method, request.path, error)
+            unavailable = ServiceUnavailable(DATABASE_UNAVAILABLE)
+            return problem_response(503, unavailable.detail, headers=unavailable.headers)
+        if (storage_detail := storage_problem(error)) is not None:
+            log.error("%s %s: image store: %s", request.method, request.path, error)
+            return problem_response(507, storage_detail)
         # Never leak a stack trace, SQL or a path: log it here, answer in general terms.
         log.exception("unhandled error in %s %s", request.method, request.path)
         return problem_response(500, "The server could not complete the request.")

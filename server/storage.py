@@ -11,6 +11,7 @@ dies, however it dies: a folder whose lock can be taken belongs to nobody and is
 live process's folder is never touched.
 """
 
+import errno
 import fcntl
 import logging
 import os
@@ -28,6 +29,8 @@ NEW_PREFIX = ".new-"
 # Loose files in tmp/ (left by releases before per-process folders) and half-made folders are
 # removed once they are this old.
 STALE_SECONDS = 3600
+# What the health check writes to find out whether the store takes writes.
+PROBE_BYTES = 4096
 
 
 class ImageStore:
@@ -85,6 +88,20 @@ class ImageStore:
                     shutil.rmtree(entry, ignore_errors=True)
                 else:
                     entry.unlink(missing_ok=True)
+
+    def probe(self) -> str:
+        """Whether the store takes writes now: "ok", "full" or "unwritable". Blocking."""
+        probe = self.new_temp_path(".probe")
+        try:
+            with probe.open("wb") as handle:
+                handle.write(b"\0" * PROBE_BYTES)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            return "full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "unwritable"
+        finally:
+            probe.unlink(missing_ok=True)
+        return "ok"
 
     def new_temp_path(self, suffix: str = "") -> Path:
         return self.tmp_dir / f"{uuid.uuid4().hex}{suffix}"

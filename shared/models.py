@@ -214,6 +214,8 @@ class AuditEvent(ResponseModel):
 class Health(ResponseModel):
     status: str
     database: str
+    # medsys extension: "ok", "full" or "unwritable" (the image store takes writes, or not)
+    storage: str = "ok"
 
 
 # --- imaging --------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_migrate_then_serve_then_stop_on_sigterm(
     server = LiveServer(unmigrated)
     url = server.start()
     try:
-        assert get_json(f"{url}/api/health") == {"status": "ok", "database": "ok"}
+        assert get_json(f"{url}/api/health") == {"status": "ok", "database": "ok", "storage": "ok"}
     finally:
         output = server.stop()
     assert server.process is not None
@@ -155,7 +155,11 @@ def test_several_workers_share_one_port_on_postgresql(
         workers = _children(server.process.pid)
         assert len(workers) == 2
         for _ in range(20):
-            assert get_json(f"{url}/api/health") == {"status": "ok", "database": "ok"}
+            assert get_json(f"{url}/api/health") == {
+                "status": "ok",
+                "database": "ok",
+                "storage": "ok",
+            }
     finally:
         output = server.stop()
     assert server.process.returncode == 0

@@ -92,7 +92,7 @@ async def test_garbled_cursors_are_400(client: TestClient, practice: Practice, c
 async def test_health(client: TestClient) -> None:
     response = await client.get("/api/health")
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "database": "ok"}
+    assert await response.json() == {"status": "ok", "database": "ok", "storage": "ok"}
 
 
 async def test_openapi_describes_every_route(client: TestClient, app: web.Application) -> None:
