@@ -6,6 +6,7 @@ together with its audit events, records refusals, and keeps the declaration for 
 document.
 """
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -23,6 +24,7 @@ from server.keys import CLOCK, SESSIONMAKER, SETTINGS
 from server.orm import UserRow
 from server.sessions import authenticate
 from server.settings import Settings
+from server.uploads import body_stalled
 from shared.enums import AuditObjectType, AuditOutcome, UserType
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,11 @@ class Context:
     async def json_body(self, model: type[ModelT], refused: Iterable[str] = ()) -> ModelT:
         """The body parsed into `model`: 400 if it is not a JSON object, 403 if it sets a
         field of `refused` (known, but not the caller's to set), 422 if it does not validate."""
-        raw = await self.request.read()
+        try:
+            async with asyncio.timeout(self.settings.body_timeout):
+                raw = await self.request.read()
+        except TimeoutError:
+            raise body_stalled(self.settings.body_timeout) from None
         try:
             parsed = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):

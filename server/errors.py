@@ -82,6 +82,12 @@ class TooManyRequests(ApiError):
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
 
 
+class RequestTimeout(ApiError):
+    """The client stopped sending its body; the connection is closed after this answer."""
+
+    status = 408
+
+
 class ServiceUnavailable(ApiError):
     status = 503
 
@@ -177,13 +183,16 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except ApiError as error:
-        return problem_response(
+        response = problem_response(
             error.status,
             error.detail,
             errors=error.errors,
             headers=error.headers,
             extensions=error.extensions,
         )
+        if isinstance(error, RequestTimeout):
+            response.force_close()  # the rest of the body may still come: not a new request
+        return response
     except ValidationError as error:
         errors = field_errors(error)
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors)

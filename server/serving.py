@@ -15,7 +15,10 @@ from types import FrameType
 
 from aiohttp import web
 
+from server.keys import SETTINGS
+
 log = logging.getLogger(__name__)
+LINGERING_SECONDS = 10.0  # aiohttp's default
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -39,7 +42,18 @@ async def serve_on(
     app: web.Application, sock: socket.socket, on_started: Callable[[], None]
 ) -> None:
     """Serve `app` on an already listening socket until SIGINT or SIGTERM."""
-    runner = web.AppRunner(app, access_log=None)
+    # aiohttp closes a connection whose handler waits for a request (none yet, a head not
+    # finished, or the next one on a kept-alive connection) after keepalive_timeout. After an
+    # early answer (413, 408) it reads what the client still sends, so that the client sees
+    # the answer rather than a reset; a client that sends nothing is not waited for longer
+    # than the body timeout.
+    settings = app[SETTINGS]
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=settings.keepalive_timeout,
+        lingering_time=min(LINGERING_SECONDS, settings.body_timeout),
+    )
     await runner.setup()
     try:
         await web.SockSite(runner, sock).start()

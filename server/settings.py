@@ -32,6 +32,10 @@ class Settings:
     login_failures_per_email: int = 5
     login_failures_per_address: int = 200
     login_window_seconds: int = 900
+    # An idle connection, or one whose request head is not complete, is closed after this
+    # many seconds; a request body or a response that moves no byte for body_timeout too.
+    keepalive_timeout: int = 15
+    body_timeout: int = 30
     # Stored files with no x-ray row are removed at start once they are this old (seconds).
     orphan_grace_seconds: int = 600
     # Addresses of reverse proxies (nginx) whose X-Forwarded-For is believed.
@@ -94,6 +98,8 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         max_decoded_bytes=_int_env(env, "MEDSYS_MAX_DECODED_BYTES", DEFAULT_MAX_DECODED_BYTES),
         argon2_memory_kib=_int_env(env, "MEDSYS_ARGON2_MEMORY_KIB", 65536, minimum=8),
         argon2_time_cost=_int_env(env, "MEDSYS_ARGON2_TIME_COST", 3),
+        keepalive_timeout=_int_env(env, "MEDSYS_KEEPALIVE_TIMEOUT", 15),
+        body_timeout=_int_env(env, "MEDSYS_BODY_TIMEOUT", 30),
         orphan_grace_seconds=_int_env(env, "MEDSYS_ORPHAN_GRACE_SECONDS", 600, minimum=0),
         trusted_proxies=frozenset(
             address.strip()

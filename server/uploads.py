@@ -6,16 +6,18 @@ here while reading; the memory used stays one chunk whatever the size of the upl
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from server.errors import BadRequest, PayloadTooLarge, invalid
+from server.errors import BadRequest, PayloadTooLarge, RequestTimeout, invalid
 from shared.imaging import HEAD_BYTES
 
+T = TypeVar("T")
 CHUNK_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -43,17 +45,43 @@ def _write_chunk(handle: BinaryIO, digest: "hashlib._Hash", chunk: bytes) -> Non
     digest.update(chunk)
 
 
-async def _receive_file(
-    request: web.Request, part: BodyPartReader, path: Path, max_bytes: int
-) -> ReceivedFile:
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """The request whose multipart body is read, with its limits: total bytes, and how long
+    the client may send nothing (a stalled client must not hold its upload slot forever)."""
+
+    request: web.Request
+    max_bytes: int
+    idle_seconds: float
+
+    async def _within_idle_time(self, read: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.idle_seconds):
+                return await read
+        except TimeoutError:
+            raise body_stalled(self.idle_seconds) from None
+
+    async def chunk(self, part: BodyPartReader) -> bytes:
+        chunk = await self._within_idle_time(part.read_chunk(CHUNK_BYTES))
+        if self.request.content.total_bytes > self.max_bytes:
+            raise too_large(self.max_bytes)
+        return chunk
+
+    async def next_part(self, reader: MultipartReader) -> object:
+        return await self._within_idle_time(reader.next())
+
+
+def body_stalled(idle_seconds: float) -> RequestTimeout:
+    return RequestTimeout(f"The request body stopped arriving for {idle_seconds:g} s.")
+
+
+async def _receive_file(body: _Body, part: BodyPartReader, path: Path) -> ReceivedFile:
     digest = hashlib.sha256()
     size = 0
     head = b""
     handle = await asyncio.to_thread(path.open, "wb")
     try:
-        while chunk := await part.read_chunk(CHUNK_BYTES):
-            if request.content.total_bytes > max_bytes:
-                raise too_large(max_bytes)
+        while chunk := await body.chunk(part):
             if len(head) < HEAD_BYTES:
                 head += chunk[: HEAD_BYTES - len(head)]
             size += len(chunk)
@@ -64,11 +92,9 @@ async def _receive_file(
     return ReceivedFile(path=path, size_bytes=size, sha256=digest.hexdigest(), head=head)
 
 
-async def _receive_field(request: web.Request, part: BodyPartReader, max_bytes: int) -> str:
+async def _receive_field(body: _Body, part: BodyPartReader) -> str:
     value = b""
-    while chunk := await part.read_chunk(CHUNK_BYTES):
-        if request.content.total_bytes > max_bytes:
-            raise too_large(max_bytes)
+    while chunk := await body.chunk(part):
         value += chunk
         if len(value) > MAX_FIELD_BYTES:
             raise invalid(part.name or "field", "The field is too long.")
@@ -78,26 +104,28 @@ async def _receive_field(request: web.Request, part: BodyPartReader, max_bytes: 
         raise invalid(part.name or "field", "The field is not valid UTF-8 text.") from None
 
 
-async def receive_upload(request: web.Request, temp_path: Path, max_bytes: int) -> ReceivedUpload:
+async def receive_upload(
+    request: web.Request, temp_path: Path, max_bytes: int, idle_seconds: float
+) -> ReceivedUpload:
     """Read the whole multipart body: text fields into memory, the `image` part to
     `temp_path`. The caller removes `temp_path` whatever happens."""
     upload = ReceivedUpload()
+    body = _Body(request, max_bytes, idle_seconds)
     try:
         reader = await request.multipart()
-        while (part := await reader.next()) is not None:
+        while (part := await body.next_part(reader)) is not None:
             if not isinstance(part, BodyPartReader):
                 raise BadRequest("Nested multipart bodies are not accepted.")
             if part.name == "image":
                 if upload.image is not None:
                     raise invalid("image", "Send one image per upload.")
-                upload.image = await _receive_file(request, part, temp_path, max_bytes)
+                upload.image = await _receive_file(body, part, temp_path)
             elif part.filename is None and part.name:
-                upload.fields[part.name] = await _receive_field(request, part, max_bytes)
+                upload.fields[part.name] = await _receive_field(body, part)
             else:
                 # An unknown file part: read past it, still counting toward the limit.
-                while await part.read_chunk(CHUNK_BYTES):
-                    if request.content.total_bytes > max_bytes:
-                        raise too_large(max_bytes)
+                while await body.chunk(part):
+                    pass
     except HttpProcessingError:  # e.g. a control character in a part's header
         raise BadRequest("The multipart body is malformed (a part header is not valid).") from None
     except (ValueError, AssertionError, RuntimeError) as error:

@@ -1,6 +1,7 @@
 """X-rays: upload, list, read, update the result, serve the image and its thumbnail, delete."""
 
 import asyncio
+import logging
 from pathlib import Path
 
 from aiohttp import web
@@ -32,6 +33,7 @@ from shared.enums import AuditObjectType, UserType
 from shared.imaging import ImageRejected, sniff_content_type
 from shared.models import XRay, XRayUpdate, XRayUploadFields
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 XRAY = AuditObjectType.xray
 STREAM_CHUNK = 256 * 1024
@@ -123,7 +125,7 @@ async def upload_xray(ctx: Context) -> web.Response:
     await ctx.db.commit()
     temp_path = request.app[STORAGE].new_temp_path()
     try:
-        upload = await receive_upload(request, temp_path, max_bytes)
+        upload = await receive_upload(request, temp_path, max_bytes, ctx.settings.body_timeout)
         _requested_patient(ctx, upload.fields.get("user_id"))
         fields = XRayUploadFields.model_validate(upload.fields)
         if ctx.user.usertype == UserType.patient:
@@ -231,11 +233,24 @@ async def send_file(
     response.content_type = content_type
     response.content_length = size
     await response.prepare(ctx.request)
-    if ctx.request.method != "HEAD":
+    if ctx.request.method == "HEAD":
+        await response.write_eof()
+        return response
+    idle_seconds = ctx.settings.body_timeout
+    try:
         with await asyncio.to_thread(path.open, "rb") as handle:
             while chunk := await asyncio.to_thread(handle.read, STREAM_CHUNK):
-                await response.write(chunk)
-    await response.write_eof()
+                # A client that stops reading would hold the file and the connection.
+                async with asyncio.timeout(idle_seconds):
+                    await response.write(chunk)
+        await response.write_eof()
+    except TimeoutError:
+        log.info("%s: the client read nothing for %g s; closed", ctx.request.path, idle_seconds)
+        if ctx.request.transport is not None:
+            ctx.request.transport.abort()
+    except ConnectionResetError:
+        # The client went away (closed the viewer, logged off): not an error of the server.
+        log.debug("%s: the client left during the download", ctx.request.path)
     return response
 
 

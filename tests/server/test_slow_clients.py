@@ -1,0 +1,127 @@
+"""Slow and stalled clients are closed after the configured timeouts, so idle or half-sent
+connections cannot pile up (a real server process, raw sockets)."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.server.live import Running, login, prepared_environment, running, upload_file
+
+# Generous against the 1 s timeouts below; a server without timeouts holds them for an hour.
+DEADLINE = 15
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    data_dir = tmp_path_factory.mktemp("slow-clients")
+    environment = prepared_environment(
+        data_dir,
+        f"sqlite+aiosqlite:///{data_dir / 'medsys.db'}",
+        MEDSYS_KEEPALIVE_TIMEOUT="1",
+        MEDSYS_BODY_TIMEOUT="1",
+    )
+    with running(environment) as live:
+        yield live
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    server: Running,
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+
+
+async def until_closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    return await asyncio.wait_for(reader.read(), DEADLINE)
+
+
+async def test_a_connection_that_sends_nothing_is_closed(server: Running) -> None:
+    async with connect(server) as (reader, _writer):
+        assert await until_closed(reader) == b""
+
+
+async def test_a_request_head_that_never_ends_is_closed(server: Running) -> None:
+    async with connect(server) as (reader, writer):
+        writer.write(b"GET /api/health HTTP/1.1\r\nHost: medsys\r\nX-Slow: ")
+        await writer.drain()
+        assert await until_closed(reader) == b""
+
+
+async def test_an_idle_kept_alive_connection_is_closed_after_its_answer(server: Running) -> None:
+    async with connect(server) as (reader, writer):
+        writer.write(b"GET /api/health HTTP/1.1\r\nHost: medsys\r\n\r\n")
+        await writer.drain()
+        answer = await until_closed(reader)
+        assert answer.startswith(b"HTTP/1.1 200")
+
+
+async def test_a_json_body_that_stops_arriving_is_408_and_closed(server: Running) -> None:
+    async with connect(server) as (reader, writer):
+        writer.write(
+            b"POST /api/login HTTP/1.1\r\nHost: medsys\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"email": '
+        )
+        await writer.drain()
+        answer = await until_closed(reader)
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert b"application/problem+json" in answer
+
+
+async def test_an_upload_that_stops_arriving_is_408_and_closed(server: Running) -> None:
+    async with aiohttp.ClientSession() as http:
+        headers = await login(http, server.url)
+    async with connect(server) as (reader, writer):
+        writer.write(
+            b"POST /api/xrays HTTP/1.1\r\nHost: medsys\r\n"
+            + f"Authorization: {headers['Authorization']}\r\n".encode()
+            + b"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 5000000\r\n\r\n"
+            b'--B\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
+            b"\x89PNG\r\n\x1a\n" + b"\0" * 1000
+        )
+        await writer.drain()
+        answer = await until_closed(reader)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"stopped arriving" in answer
+
+
+async def test_a_download_nobody_reads_is_dropped(server: Running, tmp_path: Path) -> None:
+    # Noise does not compress: a 24 MB PNG, far more than the sockets' buffers hold.
+    film = tmp_path / "noise.png"
+    noise = np.random.default_rng(3).integers(0, 65535, (2000, 6000), dtype=np.uint16)
+    Image.fromarray(noise).save(film, compress_level=1)
+    async with aiohttp.ClientSession() as http:
+        headers = await login(http, server.url)
+        status, xray = await upload_file(http, server.url, headers, film)
+        assert status == 201, xray
+    async with connect(server) as (reader, writer):
+        writer.write(
+            f"GET /api/xrays/{xray['id']}/image HTTP/1.1\r\nHost: medsys\r\n"
+            f"Authorization: {headers['Authorization']}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        # Read nothing until the server has given up on this client ...
+        assert server.server.process is not None
+        assert server.server.process.stdout is not None
+        log = server.server.process.stdout
+        while "the client read nothing" not in await asyncio.to_thread(log.readline):
+            pass
+        # ... then everything it had sent: much less than the film.
+        received = 0
+        try:
+            while chunk := await asyncio.wait_for(reader.read(1 << 20), DEADLINE):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+        assert received < film.stat().st_size
