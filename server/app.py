@@ -57,6 +57,12 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(store.close)
 
 
+async def _no_sniffing(_request: web.Request, response: web.StreamResponse) -> None:
+    # A browser must take every answer as the type it is sent as: an "image" a patient
+    # uploaded with HTML after its end must never be run as a page.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+
+
 def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_JSON_BODY)
     app[SETTINGS] = settings
@@ -64,6 +70,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[PASSWORDS] = PasswordHasher.for_settings(settings)
     app[DECODE_GATE] = DecodeGate(settings.max_decoded_bytes, os.cpu_count() or 1)
     app.cleanup_ctx.extend([_database, _storage])
+    app.on_response_prepare.append(_no_sniffing)
     # Order matters where paths overlap: /api/questions/pending before /api/questions/{id}.
     for module in (meta, auth, profile, directory, questions, xrays, imaging, histories, admin):
         app.add_routes(module.routes)

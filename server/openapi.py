@@ -59,8 +59,18 @@ def _operation(
         error_statuses.setdefault(403, "The caller's role may not do this")
     if parameters:
         error_statuses.setdefault(404, "No such object, or not visible to the caller")
-    if spec.body is not None or spec.query is not None:
+    if spec.body is not None or spec.query is not None or spec.form is not None:
         error_statuses.setdefault(422, "Validation failed")
+    if spec.body is not None:
+        error_statuses.setdefault(400, "The body is not a JSON object")
+    if spec.form is not None:
+        error_statuses.setdefault(400, "The multipart body is malformed")
+        error_statuses.setdefault(507, "The image store is full or cannot be written")
+    if spec.body is not None or spec.form is not None:
+        error_statuses.setdefault(408, "The body stopped arriving")
+    if spec.query is not None and "cursor" in spec.query.model_fields:
+        error_statuses.setdefault(400, "The cursor is not one this server gave out")
+    error_statuses.setdefault(503, "The database is temporarily unavailable (Retry-After)")
     for status, description in sorted(error_statuses.items()):
         entry: dict[str, Any] = {"description": description}
         if status >= 400:

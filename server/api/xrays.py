@@ -274,7 +274,12 @@ async def image_read(ctx: Context, object_type: AuditObjectType) -> XRayRow:
 async def get_image(ctx: Context) -> web.StreamResponse:
     xray = await image_read(ctx, AuditObjectType.xray_image)
     path = ctx.request.app[STORAGE].original_path(xray.sha256)
-    return await send_file(ctx, path, xray.content_type, f'"{xray.sha256}"')
+    # The original is whatever the uploader sent: a browser saves it, never shows it inline.
+    extension = {"image/png": "png", "image/jpeg": "jpg"}.get(xray.content_type, "dcm")
+    disposition = f'attachment; filename="xray-{xray.id}.{extension}"'
+    return await send_file(
+        ctx, path, xray.content_type, f'"{xray.sha256}"', {"Content-Disposition": disposition}
+    )
 
 
 @routes.get("/api/xrays/{xray_id}/thumbnail")

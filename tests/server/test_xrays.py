@@ -220,6 +220,27 @@ async def test_bad_files_are_refused_and_leave_nothing(
     assert await xray_rows(settings) == 0
 
 
+async def test_an_original_is_a_download_the_browser_may_not_sniff(
+    client: TestClient, practice: Practice
+) -> None:
+    patient = await practice.patient()
+    # A real PNG with a web page after its end: kept byte for byte, but never run as HTML.
+    polyglot = png_bytes() + b"<html><script>alert(document.cookie)</script></html>"
+    response = await upload(client, patient, form(polyglot))
+    assert response.status == 201, await response.text()
+    xray = await response.json()
+    original = await fetch(client, patient, xray["image_of_xray"])
+    assert await original.read() == polyglot
+    assert original.headers["Content-Type"] == "image/png"
+    assert original.headers["X-Content-Type-Options"] == "nosniff"
+    assert (
+        original.headers["Content-Disposition"] == f'attachment; filename="xray-{xray["id"]}.png"'
+    )
+    for path in (xray["thumbnail_url"], f"/api/unique_xray/{xray['id']}", "/api/nothing-here"):
+        answer = await fetch(client, patient, path)
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", path
+
+
 async def test_an_image_over_the_decoded_memory_limit_is_refused_naming_it(
     client: TestClient, practice: Practice, settings: Settings
 ) -> None:
