@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 
 from devtools.hostile_images import write_multiframe_jpeg_dicom, write_png_bomb
-from server.child import LiveServer, run_cli, server_environment
+from devtools.live_server import LiveServer, run_cli, server_environment
 from server.settings import DEFAULT_MAX_DECODED_BYTES
 
 SIZES_MB = (1, 50, 200)

@@ -1,8 +1,7 @@
-"""`python -m desktop [--server URL] [--screenshots DIR]` / `medsys-desktop`."""
+"""`python -m desktop [--server URL] [--selftest]` / `medsys-desktop`."""
 
 import argparse
 import sys
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -10,12 +9,6 @@ def main(argv: list[str] | None = None) -> int:
         prog="medsys-desktop", description="The medsys desktop client."
     )
     parser.add_argument("--server", help="the server's address, e.g. http://127.0.0.1:8080")
-    parser.add_argument(
-        "--screenshots",
-        type=Path,
-        metavar="DIR",
-        help="render every screen of every role off screen into DIR (starts its own demo server)",
-    )
     parser.add_argument(
         "--selftest", action="store_true", help="check this installation and exit 0 (or 1, why)"
     )
@@ -26,11 +19,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_selftest()
 
     from PySide6.QtWidgets import QApplication
-
-    if args.screenshots is not None:
-        from desktop.screenshots import take_screenshots
-
-        return take_screenshots(args.screenshots)
 
     from desktop.app import DesktopApp, default_cache_root
     from desktop.config import Config

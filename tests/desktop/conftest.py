@@ -15,7 +15,7 @@ from desktop.api import ApiClient
 from desktop.app import DesktopApp
 from desktop.config import Config
 from desktop.main_window import MainWindow
-from server.child import LiveServer, run_cli, server_environment
+from devtools.live_server import LiveServer, run_cli, server_environment
 from server.seed import DEMO_PASSWORD
 from server.storage import LOCK_NAME
 from shared.models import User

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from desktop.app import DesktopApp
 from desktop.config import Config
-from server.child import LiveServer, run_cli, server_environment
+from devtools.live_server import LiveServer, run_cli, server_environment
 from server.seed import DEMO_PASSWORD
 from tests.databases import empty_postgres
 from tests.desktop.conftest import log_in

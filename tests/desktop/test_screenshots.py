@@ -1,4 +1,4 @@
-"""`python -m desktop --screenshots DIR` renders every screen of every role."""
+"""`python -m devtools.screenshots DIR` renders every screen of every role."""
 
 import os
 import subprocess
@@ -37,7 +37,7 @@ EXPECTED = {
 def test_every_screen_is_rendered(tmp_path: Path) -> None:
     environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run(
-        [sys.executable, "-m", "desktop", "--screenshots", str(tmp_path)],
+        [sys.executable, "-m", "devtools.screenshots", str(tmp_path)],
         env=environment,
         capture_output=True,
         text=True,

@@ -62,6 +62,24 @@ def test_installed_program_passes_its_selftest(deb: Path, tmp_path: Path) -> Non
     assert "self-test passed" in result.stdout
 
 
+def test_installed_program_offers_only_what_it_can_do(deb: Path, tmp_path: Path) -> None:
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "root")], check=True)
+    result = subprocess.run(
+        [str(tmp_path / "root/usr/bin/medsys-desktop"), "--help"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    options = {word.rstrip(",") for word in result.stdout.split() if word.startswith("--")}
+    # Developer tools (screenshots, the live-server harness) are not bundled, so not offered.
+    assert options == {"--help", "--server", "--selftest"}
+    bundle = tmp_path / "root/opt/medsys-desktop"
+    assert not [path for path in bundle.rglob("*") if path.name in ("server", "devtools")]
+
+
 def test_selftest_reports_a_broken_installation(deb: Path, tmp_path: Path) -> None:
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "root")], check=True)
     samples = next((tmp_path / "root/opt/medsys-desktop").rglob("samples"))

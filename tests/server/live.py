@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from server.child import LiveServer, run_cli, server_environment
+from devtools.live_server import LiveServer, run_cli, server_environment
 
 PATIENT_EMAIL = "patient@live.example"
 PASSWORD = "live server password"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.child import LiveServer, run_cli, server_environment
+from devtools.live_server import LiveServer, run_cli, server_environment
 
 
 @pytest.fixture

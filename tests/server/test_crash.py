@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from server.child import run_cli
+from devtools.live_server import run_cli
 from server.db import one_session
 from server.orm import XRayRow
 from server.storage import ImageStore

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
 
-from server.child import LiveServer
+from devtools.live_server import LiveServer
 from tests.databases import empty_postgres
 from tests.server.live import login, prepared_environment, upload_file
 from tests.server.uploads import png_bytes

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from server.child import run_cli, server_environment
+from devtools.live_server import run_cli, server_environment
 from server.seed import DEMO_PASSWORD
 from tests.server.live import running
 

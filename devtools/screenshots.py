@@ -1,4 +1,4 @@
-"""`python -m desktop --screenshots DIR`: every screen of every role, rendered off screen.
+"""`python -m devtools.screenshots DIR`: every screen of every role, rendered off screen.
 
 A demo server is started on a throw-away database; the client logs in as each demo account,
 opens each tab (and the viewer with an image), waits for its data, and writes one PNG each.
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from desktop.app import DesktopApp
 from desktop.config import Config
 from desktop.main_window import MainWindow
-from server.child import LiveServer, run_cli, server_environment
+from devtools.live_server import LiveServer, run_cli, server_environment
 from server.seed import DEMO_PASSWORD
 
 WINDOW_SIZE = (1280, 800)
@@ -169,3 +169,11 @@ def take_screenshots(folder: Path) -> int:
             server.stop()
         del app
     return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print("usage: python -m devtools.screenshots DIR", file=sys.stderr)
+        sys.exit(2)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.exit(take_screenshots(Path(sys.argv[1])))
