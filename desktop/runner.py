@@ -15,6 +15,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 # A coroutine function given a progress callback: progress(done, total).
 Progress = Callable[[int, int], None]
 Job = Callable[[Progress], Awaitable[Any]]
+# Sees a failure before the task's submitter; True takes it over (the task then reports
+# `cancelled`, not `failed`): how a session ends itself on a 401 from any job.
+Intercept = Callable[[object], bool]
 
 
 class Task(QObject):
@@ -30,9 +33,10 @@ class Task(QObject):
     # Carries the outcome from the worker thread to the GUI thread: (kind, value).
     _outcome = Signal(str, object)
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, intercept: Intercept | None = None) -> None:
         super().__init__()
         self._loop = loop
+        self._intercept = intercept
         self._job: asyncio.Task[Any] | None = None  # touched on the worker thread only
         self._cancel_asked = False
         self.is_done = False
@@ -73,7 +77,7 @@ class Task(QObject):
     def _deliver(self, kind: str, value: object) -> None:
         if kind == "succeeded":
             self.succeeded.emit(value)
-        elif kind == "failed":
+        elif kind == "failed" and not (self._intercept is not None and self._intercept(value)):
             self.failed.emit(value)
         else:
             self.cancelled.emit()
@@ -97,8 +101,8 @@ class AsyncRunner(QObject):
         self._thread.start()
         self._running: set[Task] = set()
 
-    def submit(self, job: Job) -> Task:
-        task = Task(self.loop)
+    def submit(self, job: Job, intercept: Intercept | None = None) -> Task:
+        task = Task(self.loop, intercept)
         self._running.add(task)  # kept alive until its outcome is delivered
         task.finished.connect(lambda: self._finish(task))
         self.loop.call_soon_threadsafe(task._start_in_loop, job)

@@ -52,22 +52,33 @@ class Session:
         on_success: Callable[[Any], None] | None = None,
         on_error: Callable[[ApiError], None] | None = None,
     ) -> Task:
-        """Submit a job; an expired session or a lost server is reported to the window, other
-        errors to `on_error` (the caller shows the problem's detail where it belongs)."""
-        task = self.runner.submit(job)
+        """Submit a job with callbacks; errors reach `on_error` as ApiError (the caller shows
+        the problem's detail where it belongs)."""
+        task = self.submit(job)
         if on_success is not None:
             task.succeeded.connect(on_success)
-        task.succeeded.connect(lambda _result: self.events.reachable.emit())
-        task.failed.connect(lambda error: self._failed(error, on_error))
+        if on_error is not None:
+            task.failed.connect(lambda error: on_error(as_api_error(error)))
         return task
 
-    def _failed(self, error: object, on_error: Callable[[ApiError], None] | None) -> None:
-        if not isinstance(error, ApiError):
-            error = ApiError(-1, f"Something went wrong: {error}")
+    def submit(self, job: Job) -> Task:
+        """Run a job for this session: the one way to the server once logged in. Any 401 ends
+        the session (the window closes; the task reports `cancelled`), an unreachable server
+        is shown in the window (and the task fails), a success shows it reachable again."""
+        task = self.runner.submit(job, intercept=self._intercept)
+        task.succeeded.connect(lambda _result: self.events.reachable.emit())
+        return task
+
+    def _intercept(self, error: object) -> bool:
+        error = as_api_error(error)
         if error.status == 401:
             self.events.expired.emit(error.detail)
-            return
+            return True
         if error.status == 0:
             self.events.unreachable.emit(error.detail)
-        if on_error is not None:
-            on_error(error)
+        return False
+
+
+def as_api_error(error: object) -> ApiError:
+    """Any failure as an ApiError (a bug in a job becomes a readable message, status -1)."""
+    return error if isinstance(error, ApiError) else ApiError(-1, f"Something went wrong: {error}")

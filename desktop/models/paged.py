@@ -18,12 +18,14 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from desktop.runner import AsyncRunner, Progress, Task
+from desktop.runner import Job, Progress, Task
 from shared.base import Page
 
 ItemT = TypeVar("ItemT")
 Index = QModelIndex | QPersistentModelIndex
 PageFetcher = Callable[[str | None], Awaitable[Page[Any]]]
+# Runs a job in the background: the session's `submit`, so that a 401 ends the session.
+Submit = Callable[[Job], Task]
 
 
 @dataclass(frozen=True)  # no slots: Column[T](...) sets __orig_class__, which slots forbid
@@ -49,10 +51,10 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
     failed = Signal(object)
 
     def __init__(
-        self, runner: AsyncRunner, columns: Sequence[Column[ItemT]], parent: QObject | None = None
+        self, submit: Submit, columns: Sequence[Column[ItemT]], parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
-        self._runner = runner
+        self._submit = submit
         self._columns = list(columns)
         self._items: list[ItemT] = []
         self._fetcher: PageFetcher | None = None
@@ -136,7 +138,7 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
         async def job(_progress: Progress) -> Page[Any]:
             return await fetcher(cursor)
 
-        self._task = self._runner.submit(job)
+        self._task = self._submit(job)
         self._task.succeeded.connect(lambda page: self._append(generation, page))
         self._task.failed.connect(lambda error: self._fail(generation, error))
         self.loading_changed.emit(True)

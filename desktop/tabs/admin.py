@@ -113,7 +113,7 @@ class UsersTab(QWidget):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self._session = session
-        self.model = PagedTableModel[User](session.runner, USER_COLUMNS, self)
+        self.model = PagedTableModel[User](session.submit, USER_COLUMNS, self)
         self.list = ListPanel(self.model, "Filter the loaded users…", self)
         self.search_edit = QLineEdit(self)
         self.search_edit.setPlaceholderText("Search name, email, phone…")
@@ -264,7 +264,7 @@ class AuditTab(QWidget):
             Column[AuditEvent]("Outcome", lambda e: e.outcome.value),
             Column[AuditEvent]("Address", lambda e: e.ip),
         ]
-        self.model = PagedTableModel[AuditEvent](session.runner, columns, self)
+        self.model = PagedTableModel[AuditEvent](session.submit, columns, self)
         self.list = ListPanel(self.model, "Filter the loaded events…", self)
         self.actor_spin = QSpinBox(self)
         self.patient_spin = QSpinBox(self)

@@ -144,7 +144,7 @@ class PrivacyTab(QWidget):
             Column[AuditEvent]("Outcome", lambda e: e.outcome.value),
             Column[AuditEvent]("From", lambda e: e.ip),
         ]
-        self.model = PagedTableModel[AuditEvent](session.runner, columns, self)
+        self.model = PagedTableModel[AuditEvent](session.submit, columns, self)
         self.list = ListPanel(self.model, "Filter the access log…", self)
         QVBoxLayout(self).addWidget(self.list)
         self.model.set_fetcher(session.api.access_log)

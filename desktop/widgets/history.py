@@ -33,7 +33,7 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self._session = session
         self.patient_id: int | None = None
-        self.model = PagedTableModel[MedicalHistory](session.runner, HISTORY_COLUMNS, self)
+        self.model = PagedTableModel[MedicalHistory](session.submit, HISTORY_COLUMNS, self)
         self.list = ListPanel(self.model, "Filter the history…", self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

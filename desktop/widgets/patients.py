@@ -38,7 +38,7 @@ class PatientPicker(QWidget):
             Column[User]("Email", lambda u: u.email),
             Column[User]("Phone", lambda u: u.phone),
         ]
-        self.model = PagedTableModel[User](session.runner, columns, self)
+        self.model = PagedTableModel[User](session.submit, columns, self)
         self.model.rowsInserted.connect(lambda *_: session.remember(self.model.items))
         self.search_edit = QLineEdit(self)
         self.search_edit.setPlaceholderText("Find a patient by name, email or phone, then Enter")

@@ -33,7 +33,7 @@ def question_columns(session: Session) -> list[Column[Question]]:
 
 
 def questions_model(session: Session, parent: QWidget) -> PagedTableModel[Question]:
-    model = PagedTableModel[Question](session.runner, question_columns(session), parent)
+    model = PagedTableModel[Question](session.submit, question_columns(session), parent)
 
     def learn_names(_parent: object, first: int, last: int) -> None:
         # Questions carry the names of their patient and doctor: the thread view and the

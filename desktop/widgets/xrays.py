@@ -47,7 +47,7 @@ class XRayModel(PagedTableModel[XRay]):
 
     def __init__(self, session: Session) -> None:
         super().__init__(
-            session.runner,
+            session.submit,
             [Column("X-ray", lambda x: f"{x.name_of_xray}\n{display(x.created_at)}")],
         )
         self._session = session

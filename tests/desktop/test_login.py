@@ -62,6 +62,26 @@ def test_login_opens_the_role_window_and_logout_clears_it(
     assert not (tmp_path / "cache" / str(patient.id)).exists()
 
 
+def test_any_401_ends_the_session_and_says_why(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    patient = server.new_user("patient")
+    window = log_in(qtbot, desktop, patient.email)
+    tab = window.tab("Questions")
+    settle(qtbot, desktop)
+    # An administrator deactivates the account meanwhile: the server ends its sessions.
+    server.as_admin(lambda api: api.deactivate_user(patient.id))
+    # Any call at all meets the 401, here a list's Refresh (F5).
+    tab.list.table.setFocus()
+    window.activateWindow()
+    qtbot.keyClick(tab.list.table, Qt.Key.Key_F5)
+    qtbot.waitUntil(desktop.login_window.isVisible)
+    assert desktop.main_window is None
+    assert window.tabs.count() == 0
+    assert desktop.login_window.notice.text().startswith("Your session has ended")
+    assert not (tmp_path / "cache" / str(patient.id)).exists()
+
+
 def test_idle_log_off(qtbot: QtBot, desktop: DesktopApp, server: Server) -> None:
     desktop.config.idle_minutes = 0.01  # 600 ms
     patient = server.new_user("patient")

@@ -108,7 +108,7 @@ def test_paged_model_fetches_more_when_asked(qtbot: QtBot, server: Server, tmp_p
             def name(self, user_id: int | None, nobody: str = "any doctor") -> str:
                 return names.get(user_id or 0, nobody)
 
-        model = PagedTableModel(runner, question_columns(Names()))  # type: ignore[arg-type]
+        model = PagedTableModel(runner.submit, question_columns(Names()))  # type: ignore[arg-type]
         with qtbot.waitSignal(model.loading_changed, check_params_cb=lambda loading: not loading):
             model.set_fetcher(lambda cursor: api.questions(None, cursor))
         assert model.rowCount() == 50
