@@ -6,9 +6,20 @@ log-off, so no patient image stays on a shared workstation.
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-from desktop.api import PixelData
+from shared.imaging import PIXEL_BITS_HEADER, PIXEL_OFFSET_HEADER, PIXEL_SCALE_HEADER
+
+
+@dataclass(frozen=True, slots=True)
+class PixelData:
+    """The display pixels of an x-ray: the PNG's path and how to read its values."""
+
+    path: Path
+    offset: float
+    scale: float
+    bits: int
 
 
 class ImageCache:
@@ -38,9 +49,9 @@ class ImageCache:
         path = self.pixels_path(user_id, sha256)
         pixels = PixelData(
             path=path,
-            offset=float(headers.get("X-Pixel-Offset", 0)),
-            scale=float(headers.get("X-Pixel-Scale", 1)),
-            bits=int(headers.get("X-Pixel-Bits", 8)),
+            offset=float(headers.get(PIXEL_OFFSET_HEADER, 0)),
+            scale=float(headers.get(PIXEL_SCALE_HEADER, 1)),
+            bits=int(headers.get(PIXEL_BITS_HEADER, 8)),
         )
         meta = {"offset": pixels.offset, "scale": pixels.scale, "bits": pixels.bits}
         path.with_suffix(".json").write_text(json.dumps(meta))

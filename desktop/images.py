@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from desktop.api import ApiClient, PixelData
-from desktop.cache import ImageCache
+from desktop.api import ApiClient
+from desktop.cache import ImageCache, PixelData
 from desktop.runner import Progress
 from shared.models import AnnotationSet, XRay, XRayMetadata
 

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
 
 from desktop.api import ApiClient, ApiError
 from desktop.config import Config
-from desktop.runner import AsyncRunner, Progress
+from desktop.operations import auth as auth_ops
+from desktop.runner import AsyncRunner
 from desktop.widgets.forms import clear_errors, error_label, set_message, show_error
 from shared.models import LoginResponse, User
 
@@ -30,7 +31,7 @@ class RegisterDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Create an account")
         self._runner = runner
-        self._api = ApiClient(server_url)
+        self._server_url = server_url
         self.name_edit = QLineEdit(self)
         self.email_edit = QLineEdit(self)
         self.phone_edit = QLineEdit(self)
@@ -74,19 +75,16 @@ class RegisterDialog(QDialog):
         if self.password_edit.text() != self.repeat_edit.text():
             set_message(self.errors["password"], "The two passwords differ.")
             return
-        values = (
+        self.create_button.setEnabled(False)
+        task = auth_ops.register(
+            self._runner,
+            self._server_url,
             self.name_edit.text().strip(),
             self.email_edit.text().strip(),
             self.phone_edit.text().strip(),
-            str(self.role_combo.currentData()),
+            self.role_combo.currentData(),
             self.password_edit.text(),
         )
-        self.create_button.setEnabled(False)
-
-        async def job(_progress: Progress) -> User:
-            return await self._api.register(*values)
-
-        task = self._runner.submit(job)
         task.succeeded.connect(self._registered)
         task.failed.connect(self._failed)
 
@@ -101,12 +99,6 @@ class RegisterDialog(QDialog):
             show_error(error, self.error, self.errors)
         else:
             set_message(self.error, str(error))
-
-    def done(self, result: int) -> None:
-        self._runner.loop.call_soon_threadsafe(
-            lambda: self._runner.loop.create_task(self._api.close())
-        )
-        super().done(result)
 
 
 class LoginWindow(QWidget):
@@ -175,26 +167,19 @@ class LoginWindow(QWidget):
             )
             return
         email, password = self.email_edit.text().strip(), self.password_edit.text()
-        api = ApiClient(server)
         self.login_button.setEnabled(False)
         self.login_button.setText("Logging in…")
-
-        async def job(_progress: Progress) -> LoginResponse:
-            try:
-                return await api.login(email, password)
-            except BaseException:
-                await api.close()
-                raise
-
-        task = self._runner.submit(job)
-        task.succeeded.connect(lambda answer: self._succeeded(api, server, email, answer))
+        task = auth_ops.log_in(self._runner, server, email, password)
+        task.succeeded.connect(
+            lambda logged_in: self._succeeded(logged_in[0], logged_in[1], server, email)
+        )
         task.failed.connect(self._failed)
 
     def _reset_button(self) -> None:
         self.login_button.setEnabled(True)
         self.login_button.setText("Log in")
 
-    def _succeeded(self, api: ApiClient, server: str, email: str, answer: LoginResponse) -> None:
+    def _succeeded(self, api: ApiClient, answer: LoginResponse, server: str, email: str) -> None:
         self._reset_button()
         self._config.server_url = server
         self._config.last_email = email

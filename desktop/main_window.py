@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.config import Config
+from desktop.operations import auth as auth_ops
 from desktop.roles import tabs_for
 from desktop.session import Session
 
@@ -145,7 +146,7 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _connected(self) -> None:
-        self.connection.setText(f"● Connected to {self.session.api.base_url}")
+        self.connection.setText(f"● Connected to {self.session.server_url}")
         self.connection.setStyleSheet("color: #1b7f3b;")
 
     def _retrying(self, message: str) -> None:
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         if self._logging_out:
             return
         self._logging_out = True
+        self.session.end()
         self.idle.stop()
         self._config.window_geometry = self.saveGeometry()
         while self.tabs.count():
@@ -178,14 +180,7 @@ class MainWindow(QMainWindow):
                 widget.deleteLater()
         session = self.session
         session.cache.clear(session.user.id)
-
-        async def end(_progress: object) -> None:
-            try:
-                await session.api.logout()
-            finally:
-                await session.api.close()
-
-        session.runner.submit(end)
+        auth_ops.log_out(session)
         self.logged_out.emit(reason)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

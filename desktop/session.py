@@ -31,11 +31,16 @@ class Session:
     events: SessionEvents
     # Names of the people the user has seen, by id: questions and logs carry only ids.
     names: dict[int, str] = field(default_factory=dict)
+    ended: bool = False
 
     def __post_init__(self) -> None:
         self.names[self.user.id] = self.user.full_name
         self.api.on_retry = self.events.retrying.emit
         self.api.on_recovered = self.events.reachable.emit
+
+    @property
+    def server_url(self) -> str:
+        return self.api.base_url
 
     def remember(self, people: list[Any]) -> None:
         for person in people:
@@ -55,11 +60,16 @@ class Session:
         """Submit a job with callbacks; errors reach `on_error` as ApiError (the caller shows
         the problem's detail where it belongs)."""
         task = self.submit(job)
+        # Answers that arrive after the session ended find their widgets deleted: dropped.
         if on_success is not None:
-            task.succeeded.connect(on_success)
+            task.succeeded.connect(lambda result: None if self.ended else on_success(result))
         if on_error is not None:
-            task.failed.connect(lambda error: on_error(as_api_error(error)))
+            task.failed.connect(lambda error: None if self.ended else on_error(as_api_error(error)))
         return task
+
+    def end(self) -> None:
+        """The window is going away: answers still on their way are not delivered."""
+        self.ended = True
 
     def submit(self, job: Job) -> Task:
         """Run a job for this session: the one way to the server once logged in. Any 401 ends
@@ -70,6 +80,8 @@ class Session:
         return task
 
     def _intercept(self, error: object) -> bool:
+        if self.ended:
+            return True
         error = as_api_error(error)
         if error.status == 401:
             self.events.expired.emit(error.detail)

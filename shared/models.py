@@ -209,6 +209,10 @@ class AuditEvent(ResponseModel):
     patient_id: int | None
     outcome: AuditOutcome
     ip: str | None
+    # medsys extension: the people's names, so a trail reads without looking every id up
+    actor_name: str | None = None
+    actor_role: UserType | None = None
+    patient_name: str | None = None
 
 
 class Health(ResponseModel):

@@ -59,8 +59,7 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
         self._items: list[ItemT] = []
         self._fetcher: PageFetcher | None = None
         self._next_cursor: str | None = None
-        self._task: Task | None = None
-        self._generation = 0  # answers to a superseded reload are dropped
+        self._task: Task | None = None  # answers of any other (superseded) task are dropped
 
     # --- data ---------------------------------------------------------------------------
 
@@ -109,7 +108,6 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
 
     def reload(self) -> None:
         """Drop every row and fetch the first page again."""
-        self._generation += 1
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -132,19 +130,20 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
             self._fetch(self._next_cursor)
 
     def _fetch(self, cursor: str | None) -> None:
-        fetcher, generation = self._fetcher, self._generation
+        fetcher = self._fetcher
         assert fetcher is not None
 
         async def job(_progress: Progress) -> Page[Any]:
             return await fetcher(cursor)
 
         self._task = self._submit(job)
-        self._task.succeeded.connect(lambda page: self._append(generation, page))
-        self._task.failed.connect(lambda error: self._fail(generation, error))
+        # Bound methods, not lambdas: Qt drops the connection if the model is deleted first.
+        self._task.succeeded.connect(self._append)
+        self._task.failed.connect(self._fail)
         self.loading_changed.emit(True)
 
-    def _append(self, generation: int, page: Page[ItemT]) -> None:
-        if generation != self._generation:
+    def _append(self, page: Page[ItemT]) -> None:
+        if self.sender() is not self._task:
             return
         self._task = None
         if page.items:
@@ -155,8 +154,8 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
         self._next_cursor = page.next_cursor
         self.loading_changed.emit(False)
 
-    def _fail(self, generation: int, error: object) -> None:
-        if generation != self._generation:
+    def _fail(self, error: object) -> None:
+        if self.sender() is not self._task:
             return
         self._task = None
         self.loading_changed.emit(False)

@@ -16,12 +16,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api import ApiError, all_pages
+from desktop.http import ApiError
 from desktop.models.paged import Column, PagedTableModel
-from desktop.runner import Progress
+from desktop.operations import audit as audit_ops
+from desktop.operations import people as people_ops
 from desktop.session import Session
 from desktop.widgets.confirm import confirm
-from desktop.widgets.forms import clear_errors, error_label, set_message, show_error
+from desktop.widgets.forms import clear_errors, error_label, show_error
+from desktop.widgets.lazy import when_first_shown
 from desktop.widgets.patients import PatientRecordsTab
 from desktop.widgets.tables import ListPanel
 from shared.enums import AuditAction, UserType
@@ -155,7 +157,7 @@ class UsersTab(QWidget):
         self.form.create_button.clicked.connect(self.create_user)
         self.form.save_button.clicked.connect(self.save)
         self._selected(None)
-        self.reload()
+        when_first_shown(self, self.reload)
 
     def reload(self) -> None:
         role, state, text = (
@@ -163,9 +165,7 @@ class UsersTab(QWidget):
             self.state_combo.currentData(),
             self.search_edit.text(),
         )
-        self.model.set_fetcher(
-            lambda cursor: self._session.api.users(role, state, text.strip(), cursor)
-        )
+        self.model.set_fetcher(people_ops.users(self._session, role, state, text.strip()))
 
     def _selected(self, user: User | None) -> None:
         self.form.edit(user)
@@ -182,32 +182,32 @@ class UsersTab(QWidget):
         if user is None:
             return
 
-        async def job(_progress: Progress) -> User:
-            return await self._session.api.update_user(user.id, is_active=True)
-
-        self._session.run(
-            job, lambda u: self._changed(f"{u.full_name} may now log in."), self.form.failed
+        people_ops.update(
+            self._session,
+            user.id,
+            {"is_active": True},
+            lambda u: self._changed(f"{u.full_name} may now log in."),
+            self.form.failed,
         )
 
     def create_user(self) -> None:
         form = self.form
-        values = (
-            form.name_edit.text().strip(),
-            form.email_edit.text().strip(),
-            form.phone_edit.text().strip(),
-            str(form.role_combo.currentData()),
-            form.password_edit.text(),
-        )
-
-        async def job(_progress: Progress) -> User:
-            return await self._session.api.create_user(*values)
 
         def created(user: User) -> None:
             self._changed(f"Created {user.usertype.value} {user.email}.")
             form.edit(None)
             form.status.setText(f"Created {user.usertype.value} {user.email}.")
 
-        self._session.run(job, created, form.failed)
+        people_ops.create(
+            self._session,
+            form.name_edit.text().strip(),
+            form.email_edit.text().strip(),
+            form.phone_edit.text().strip(),
+            UserType(form.role_combo.currentData()),
+            form.password_edit.text(),
+            created,
+            form.failed,
+        )
 
     def save(self) -> None:
         form, user = self.form, self.form.user
@@ -220,32 +220,40 @@ class UsersTab(QWidget):
             "is_active": form.active_check.isChecked(),
         }
 
-        async def job(_progress: Progress) -> User:
-            return await self._session.api.update_user(user.id, **changes)
-
-        self._session.run(job, lambda u: self._changed(f"Saved {u.full_name}."), form.failed)
+        people_ops.update(
+            self._session,
+            user.id,
+            changes,
+            lambda u: self._changed(f"Saved {u.full_name}."),
+            form.failed,
+        )
 
     def deactivate(self) -> None:
         user = self.list.current_item()
         if user is None:
             return
 
-        async def job(_progress: Progress) -> None:
-            await self._session.api.deactivate_user(user.id)
-
         confirm(
             self,
             "Deactivate account",
             f"Deactivate {user.full_name} ({user.email})? They are logged out at once; "
             "their records are kept.",
-            lambda: self._session.run(
-                job, lambda _r: self._changed(f"Deactivated {user.full_name}."), self.form.failed
+            lambda: people_ops.deactivate(
+                self._session,
+                user.id,
+                lambda _r: self._changed(f"Deactivated {user.full_name}."),
+                self.form.failed,
             ),
         )
 
 
 class RecordsTab(PatientRecordsTab):
     """Pick a patient; see and manage their medical history and x-rays."""
+
+
+def _unknown(user_id: int | None) -> str:
+    """An id the trail names but that is no account (any more): shown as such, not hidden."""
+    return "—" if user_id is None else f"account #{user_id}"
 
 
 class AuditTab(QWidget):
@@ -256,11 +264,11 @@ class AuditTab(QWidget):
         self._session = session
         columns = [
             Column[AuditEvent]("When", lambda e: e.at),
-            Column[AuditEvent]("Actor", lambda e: session.name(e.actor_id, "—")),
+            Column[AuditEvent]("Actor", lambda e: e.actor_name or _unknown(e.actor_id)),
             Column[AuditEvent]("Action", lambda e: e.action.value),
             Column[AuditEvent]("Object", lambda e: e.object_type.value.replace("_", " ")),
             Column[AuditEvent]("Object id", lambda e: e.object_id),
-            Column[AuditEvent]("Patient", lambda e: session.name(e.patient_id, "—")),
+            Column[AuditEvent]("Patient", lambda e: e.patient_name or _unknown(e.patient_id)),
             Column[AuditEvent]("Outcome", lambda e: e.outcome.value),
             Column[AuditEvent]("Address", lambda e: e.ip),
         ]
@@ -288,23 +296,10 @@ class AuditTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.error)
-        self._load_names()
-        self.reload()
-
-    def _load_names(self) -> None:
-        async def job(_progress: Progress) -> list[User]:
-            return await all_pages(lambda cursor: self._session.api.users(None, None, "", cursor))
-
-        def loaded(people: list[User]) -> None:
-            self._session.remember(people)
-            self.model.layoutChanged.emit()
-
-        self._session.run(job, loaded, lambda error: set_message(self.error, error.detail))
+        when_first_shown(self, self.reload)
 
     def reload(self) -> None:
         actor = self.actor_spin.value() or None
         patient = self.patient_spin.value() or None
         action = self.action_combo.currentData()
-        self.model.set_fetcher(
-            lambda cursor: self._session.api.audit(actor, patient, action, cursor)
-        )
+        self.model.set_fetcher(audit_ops.trail(self._session, actor, patient, action))

@@ -3,15 +3,17 @@
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from desktop.runner import Progress
+from desktop.operations import questions as question_ops
+from desktop.operations import xrays as xray_ops
 from desktop.session import Session
 from desktop.widgets.history import HistoryPanel
+from desktop.widgets.lazy import when_first_shown
 from desktop.widgets.patients import PatientRecordsTab
 from desktop.widgets.questions import AnswerForm, questions_model
 from desktop.widgets.tables import ListPanel
 from desktop.widgets.thread_view import ThreadView
 from desktop.widgets.xrays import XRayDetail
-from shared.models import Question, XRay
+from shared.models import Question
 
 
 class PendingTab(QWidget):
@@ -50,7 +52,7 @@ class PendingTab(QWidget):
         self.list.selected.connect(self.open_question)
         self.answer.answered.connect(lambda _response: self.model.reload())
         self.model.modelReset.connect(lambda: self.open_question(None))
-        self.model.set_fetcher(session.api.pending_questions)
+        when_first_shown(self, lambda: self.model.set_fetcher(question_ops.pending(session)))
 
     def open_question(self, question: Question | None) -> None:
         self.thread_view.show_question(question, self._session.names)
@@ -68,13 +70,11 @@ class PendingTab(QWidget):
             self.xray.panel.show_message("The patient attached no x-ray to this question.")
             self.context.setCurrentWidget(self.history)
             return
-        xray_id = question.xray_id
-
-        async def job(_progress: Progress) -> XRay:
-            return await self._session.api.xray(xray_id)
-
-        self._session.run(
-            job, self.xray.show_xray, lambda error: self.xray.panel.show_message(error.detail)
+        xray_ops.one(
+            self._session,
+            question.xray_id,
+            self.xray.show_xray,
+            lambda error: self.xray.panel.show_message(error.detail),
         )
         self.context.setCurrentWidget(self.xray)
 

@@ -14,8 +14,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.paged import Column, PagedTableModel
+from desktop.operations import audit as audit_ops
+from desktop.operations import questions as question_ops
 from desktop.session import Session
 from desktop.widgets.history import HistoryPanel
+from desktop.widgets.lazy import when_first_shown
 from desktop.widgets.questions import AskForm, questions_model
 from desktop.widgets.tables import ListPanel
 from desktop.widgets.thread_view import ThreadView
@@ -53,11 +56,11 @@ class QuestionsTab(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         QVBoxLayout(self).addWidget(splitter)
-        self.reload()
+        when_first_shown(self, self.reload)
 
     def reload(self) -> None:
         status = self.status_combo.currentData()
-        self.model.set_fetcher(lambda cursor: self._session.api.questions(status, cursor))
+        self.model.set_fetcher(question_ops.mine(self._session, status))
 
     def _show(self, question: Question | None) -> None:
         self.right.setCurrentWidget(self.thread_view)
@@ -98,7 +101,7 @@ class XRaysTab(QWidget):
         self.uploads.uploaded.connect(
             lambda _xray: self.gallery.show_patient(session, session.user.id)
         )
-        self.gallery.show_patient(session, session.user.id)
+        when_first_shown(self, lambda: self.gallery.show_patient(session, session.user.id))
 
     def open_xray(self, xray: object) -> None:
         if xray is None:
@@ -128,7 +131,7 @@ class HistoryTab(HistoryPanel):
 
     def __init__(self, session: Session) -> None:
         super().__init__(session, editable=False, deletable=False)
-        self.show_patient(session.user.id)
+        when_first_shown(self, lambda: self.show_patient(session.user.id))
 
 
 class PrivacyTab(QWidget):
@@ -147,4 +150,4 @@ class PrivacyTab(QWidget):
         self.model = PagedTableModel[AuditEvent](session.submit, columns, self)
         self.list = ListPanel(self.model, "Filter the access log…", self)
         QVBoxLayout(self).addWidget(self.list)
-        self.model.set_fetcher(session.api.access_log)
+        when_first_shown(self, lambda: self.model.set_fetcher(audit_ops.access_log(session)))

@@ -3,8 +3,8 @@
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
-from desktop.images import ViewerData, load_viewer_data
-from desktop.runner import Progress
+from desktop.images import ViewerData
+from desktop.operations import imaging as imaging_ops
 from desktop.session import Session
 from desktop.widgets.viewer_panel import XRayViewerPanel
 from desktop.windowing import Window
@@ -38,17 +38,14 @@ class ComparePane(QWidget):
             return
         xray, session = self.xrays[index], self._session
 
-        async def job(progress: Progress) -> ViewerData:
-            return await load_viewer_data(
-                session.api, session.cache, session.user.id, xray, progress
-            )
-
         def loaded(data: ViewerData) -> None:
             self.panel.show_image(
                 data.stored, data.pixels.offset, data.pixels.scale, data.pixels.bits, data.metadata
             )
 
-        task = session.run(job, loaded, lambda error: self.panel.show_message(error.detail))
+        task = imaging_ops.load(
+            session, xray, loaded, lambda error: self.panel.show_message(error.detail)
+        )
         task.progressed.connect(self.panel.show_loading)
 
 

@@ -10,9 +10,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api import ApiError
+from desktop.http import ApiError
 from desktop.models.paged import Column, PagedTableModel
-from desktop.runner import Progress
+from desktop.operations import histories as history_ops
 from desktop.session import Session
 from desktop.widgets.confirm import confirm
 from desktop.widgets.forms import clear_errors, error_label, show_error
@@ -80,7 +80,7 @@ class HistoryPanel(QWidget):
         if patient_id is None:
             self.model.clear()
         else:
-            self.model.set_fetcher(lambda cursor: self._session.api.histories(patient_id, cursor))
+            self.model.set_fetcher(history_ops.of_patient(self._session, patient_id))
         self._selected(None)
 
     def _selected(self, history: MedicalHistory | None) -> None:
@@ -108,35 +108,24 @@ class HistoryPanel(QWidget):
         if patient_id is None:
             return
         name, description = self._fields()
-
-        async def job(_progress: Progress) -> MedicalHistory:
-            return await self._session.api.add_history(patient_id, name, description)
-
-        self._session.run(job, self._done, self._failed)
+        history_ops.add(self._session, patient_id, name, description, self._done, self._failed)
 
     def save_entry(self) -> None:
         history = self.list.current_item()
         if history is None:
             return
         name, description = self._fields()
-
-        async def job(_progress: Progress) -> MedicalHistory:
-            return await self._session.api.update_history(history.id, name, description)
-
-        self._session.run(job, self._done, self._failed)
+        history_ops.update(self._session, history.id, name, description, self._done, self._failed)
 
     def delete_entry(self) -> None:
         history = self.list.current_item()
         if history is None:
             return
 
-        async def job(_progress: Progress) -> None:
-            await self._session.api.delete_history(history.id)
-
         confirm(
             self,
             "Delete history entry",
             f"Delete “{history.name_of_surgery}” from this patient's history? It is kept for "
             "retention but no longer shown to anyone.",
-            lambda: self._session.run(job, self._done, self._failed),
+            lambda: history_ops.delete(self._session, history.id, self._done, self._failed),
         )

@@ -12,11 +12,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.paged import Column, PagedTableModel
-from desktop.runner import Progress
+from desktop.operations import people as people_ops
+from desktop.operations import questions as question_ops
+from desktop.operations import xrays as xray_ops
 from desktop.session import Session
 from desktop.widgets.confirm import confirm
 from desktop.widgets.forms import error_label, set_message
 from desktop.widgets.history import HistoryPanel
+from desktop.widgets.lazy import when_first_shown
 from desktop.widgets.questions import questions_model
 from desktop.widgets.tables import ListPanel
 from desktop.widgets.thread_view import ThreadView
@@ -49,11 +52,11 @@ class PatientPicker(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.search_edit)
         layout.addWidget(self.list, 1)
-        self.search()
+        when_first_shown(self, self.search)
 
     def search(self) -> None:
         text = self.search_edit.text().strip()
-        self.model.set_fetcher(lambda cursor: self._session.api.patients(text, cursor))
+        self.model.set_fetcher(people_ops.patients(self._session, text))
 
 
 class PatientChart(QTabWidget):
@@ -120,10 +123,7 @@ class PatientChart(QTabWidget):
         if patient is None:
             self.questions.clear()
         else:
-            doctor_id = self._session.user.id
-            self.questions.set_fetcher(
-                lambda cursor: self._session.api.conversation(doctor_id, patient.id, cursor)
-            )
+            self.questions.set_fetcher(question_ops.with_patient(self._session, patient.id))
 
     def _reload_xrays(self) -> None:
         self.gallery.show_patient(self._session, self.patient.id if self.patient else None)
@@ -132,9 +132,6 @@ class PatientChart(QTabWidget):
         xray = self.gallery.current()
         if xray is None:
             return
-
-        async def job(_progress: Progress) -> None:
-            await self._session.api.delete_xray(xray.id)
 
         def deleted(_result: object) -> None:
             set_message(self.xray_error, "")
@@ -146,8 +143,11 @@ class PatientChart(QTabWidget):
             "Delete x-ray",
             f"Delete “{xray.name_of_xray}”? It is kept for retention but no longer shown "
             "to anyone.",
-            lambda: self._session.run(
-                job, deleted, lambda error: set_message(self.xray_error, error.detail)
+            lambda: xray_ops.delete(
+                self._session,
+                xray.id,
+                deleted,
+                lambda error: set_message(self.xray_error, error.detail),
             ),
         )
 

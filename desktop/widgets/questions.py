@@ -13,11 +13,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api import ApiError, all_pages
+from desktop.http import ApiError
 from desktop.models.paged import Column, PagedTableModel
-from desktop.runner import Progress
+from desktop.operations import questions as question_ops
 from desktop.session import Session
 from desktop.widgets.forms import clear_errors, error_label, show_error
+from desktop.widgets.lazy import whenever_shown
 from shared.models import DoctorSummary, Question, Response, XRay
 
 
@@ -79,7 +80,8 @@ class AskForm(QWidget):
         form.addRow("", self.send_button)
         form.addRow("", self.error)
         form.addRow("", self.status)
-        self.refresh_choices()
+        # The films to ask about change (an upload since): offer the current ones every time.
+        whenever_shown(self, self.refresh_choices)
 
     def _fields(self) -> dict[str, QLabel]:
         return {
@@ -91,11 +93,6 @@ class AskForm(QWidget):
     def refresh_choices(self) -> None:
         """Reload the doctors and the patient's x-rays to choose from."""
         session = self._session
-
-        async def job(_progress: Progress) -> tuple[list[DoctorSummary], list[XRay]]:
-            doctors = await all_pages(session.api.doctors)
-            xrays = await all_pages(lambda cursor: session.api.xrays(session.user.id, cursor))
-            return doctors, xrays
 
         def fill(choices: tuple[list[DoctorSummary], list[XRay]]) -> None:
             doctors, xrays = choices
@@ -109,16 +106,13 @@ class AskForm(QWidget):
             for xray in xrays:
                 self.xray_combo.addItem(f"{xray.name_of_xray} (#{xray.id})", xray.id)
 
-        session.run(job, fill, lambda error: show_error(error, self.error))
+        question_ops.choices_for_asking(session, fill, lambda error: show_error(error, self.error))
 
     def send(self) -> None:
         text = self.text_edit.toPlainText().strip()
         doctor_id, xray_id = self.doctor_combo.currentData(), self.xray_combo.currentData()
         self.send_button.setEnabled(False)
         clear_errors(self.error, self._fields())
-
-        async def job(_progress: Progress) -> Question:
-            return await self._session.api.ask(text, doctor_id, xray_id)
 
         def sent(question: Question) -> None:
             self.send_button.setEnabled(True)
@@ -130,7 +124,7 @@ class AskForm(QWidget):
             self.send_button.setEnabled(True)
             show_error(error, self.error, self._fields())
 
-        self._session.run(job, sent, failed)
+        question_ops.ask(self._session, text, doctor_id, xray_id, sent, failed)
 
 
 class AnswerForm(QWidget):
@@ -177,9 +171,6 @@ class AnswerForm(QWidget):
         text = self.text_edit.toPlainText().strip()
         self.send_button.setEnabled(False)
 
-        async def job(_progress: Progress) -> Response:
-            return await self._session.api.answer(question.id, text)
-
         def sent(response: Response) -> None:
             self.send_button.setEnabled(True)
             self.text_edit.clear()
@@ -190,4 +181,4 @@ class AnswerForm(QWidget):
             self.send_button.setEnabled(True)
             show_error(error, self.error, {"response_text": self.text_error})
 
-        self._session.run(job, sent, failed)
+        question_ops.answer(self._session, question.id, text, sent, failed)

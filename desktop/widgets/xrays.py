@@ -25,18 +25,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api import ApiError, all_pages
-from desktop.images import ViewerData, load_viewer_data
+from desktop.http import ApiError
+from desktop.images import ViewerData
 from desktop.local_preview import PreviewWindow
 from desktop.models.paged import Column, PagedTableModel, display
-from desktop.runner import Progress, Task
+from desktop.operations import imaging as imaging_ops
+from desktop.operations import xrays as xray_ops
+from desktop.runner import Task
 from desktop.session import Session
 from desktop.widgets.compare import CompareWindow
 from desktop.widgets.dicom_tags import DicomTagPanel
 from desktop.widgets.forms import error_label, set_message, show_error
 from desktop.widgets.viewer_panel import XRayViewerPanel
 from shared.enums import XRayType
-from shared.models import AnnotationSet, XRay
+from shared.models import XRay
 
 Index = QModelIndex | QPersistentModelIndex
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.dcm *.dicom);;All files (*)"
@@ -67,10 +69,7 @@ class XRayModel(PagedTableModel[XRay]):
             self._fetch_thumbnail(self.item(row))
 
     def _fetch_thumbnail(self, xray: XRay) -> None:
-        async def job(_progress: Progress) -> bytes:
-            return await self._session.api.thumbnail(xray)
-
-        self._session.run(job, lambda data: self._set_icon(xray.id, data))
+        xray_ops.thumbnail(self._session, xray, lambda data: self._set_icon(xray.id, data))
 
     def _set_icon(self, xray_id: int, data: bytes) -> None:
         pixmap = QPixmap()
@@ -133,7 +132,7 @@ class XRayGallery(QWidget):
         if patient_id is None:
             self.model.clear()
             return
-        self.model.set_fetcher(lambda cursor: session.api.xrays(patient_id, cursor))
+        self.model.set_fetcher(xray_ops.of_patient(session, patient_id))
 
     def current(self) -> XRay | None:
         index = self.view.currentIndex()
@@ -241,15 +240,8 @@ class XRayDetail(QWidget):
         self._show_fields(xray)
         self.panel.clear()
         self.panel.show_loading(0, 0)
-        session = self._session
-
-        async def job(progress: Progress) -> ViewerData:
-            return await load_viewer_data(
-                session.api, session.cache, session.user.id, xray, progress
-            )
-
-        self._load = session.run(
-            job, self._loaded, lambda error: self.panel.show_message(error.detail)
+        self._load = imaging_ops.load(
+            self._session, xray, self._loaded, lambda error: self.panel.show_message(error.detail)
         )
         self._load.progressed.connect(self.panel.show_loading)
 
@@ -287,14 +279,18 @@ class XRayDetail(QWidget):
         annotations, calibration = viewer.annotations(), viewer.calibration_mm_per_pixel
         self.save_marks_button.setEnabled(False)
 
-        async def job(_progress: Progress) -> AnnotationSet:
-            return await self._session.api.save_annotations(xray.id, annotations, calibration)
-
         def failed(error: ApiError) -> None:
             self.save_marks_button.setEnabled(True)
             show_error(error, self.error)
 
-        self._session.run(job, lambda _saved: self.status.setText("Marks saved."), failed)
+        imaging_ops.save_marks(
+            self._session,
+            xray.id,
+            annotations,
+            calibration,
+            lambda _saved: self.status.setText("Marks saved."),
+            failed,
+        )
 
     def save_result(self) -> None:
         xray = self.xray
@@ -303,11 +299,6 @@ class XRayDetail(QWidget):
         text = self.result_edit.toPlainText().strip() or None
         final = self.final_check.isChecked()
         self.save_button.setEnabled(False)
-
-        async def job(_progress: Progress) -> XRay:
-            return await self._session.api.update_xray(
-                xray.id, result_of_xray=text, result_final=final
-            )
 
         def saved(updated: XRay) -> None:
             self.save_button.setEnabled(True)
@@ -319,21 +310,20 @@ class XRayDetail(QWidget):
             self.save_button.setEnabled(True)
             show_error(error, self.error)
 
-        self._session.run(job, saved, failed)
+        xray_ops.save_result(self._session, xray.id, text, final, saved, failed)
 
     def open_compare(self) -> None:
         xray, session = self.xray, self._session
         if xray is None:
             return
 
-        async def job(_progress: Progress) -> list[XRay]:
-            return await all_pages(lambda cursor: session.api.xrays(xray.user_id, cursor))
-
         def show(xrays: list[XRay]) -> None:
             self.compare_window = CompareWindow(session, xrays, xray)
             self.compare_window.show()
 
-        session.run(job, show, lambda error: show_error(error, self.error))
+        xray_ops.every_of_patient(
+            session, xray.user_id, show, lambda error: show_error(error, self.error)
+        )
 
 
 class UploadItem(QFrame):
@@ -406,7 +396,7 @@ class UploadItem(QFrame):
         if self.is_busy or self.is_done:
             return
         name = self.name_edit.text().strip()
-        xray_type = str(self.type_combo.currentData())
+        xray_type = XRayType(self.type_combo.currentData())
         description = self.description_edit.text().strip() or None
         set_message(self.error, "")
         set_message(self.name_error, "")
@@ -415,12 +405,16 @@ class UploadItem(QFrame):
         self.status.setText("Uploading…")
         self._set_editable(False)
 
-        async def job(progress: Progress) -> XRay:
-            return await self._session.api.upload_xray(
-                self.path, name, xray_type, description, self._patient_id, progress
-            )
-
-        self._task = self._session.run(job, self._succeeded, self._failed)
+        self._task = xray_ops.upload(
+            self._session,
+            self.path,
+            name,
+            xray_type,
+            description,
+            self._patient_id,
+            self._succeeded,
+            self._failed,
+        )
         self._task.progressed.connect(self._progressed)
         self._task.cancelled.connect(self._cancelled)
 

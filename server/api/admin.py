@@ -6,6 +6,7 @@ from aiohttp import web
 from pydantic import Field
 from sqlalchemy import select
 
+from server.convert import audit_events_out
 from server.endpoint import ADMIN, Context, endpoint, json_response, no_content
 from server.errors import Conflict, NotFound
 from server.keys import PASSWORDS
@@ -173,8 +174,5 @@ async def audit_trail(ctx: Context) -> web.Response:
     if query.action is not None:
         statement = statement.where(AuditEventRow.action == query.action)
     events, next_cursor = await fetch_page(ctx.db, statement, AuditEventRow.id, query)
-    return json_response(
-        Page[AuditEvent](
-            items=[AuditEvent.model_validate(event) for event in events], next_cursor=next_cursor
-        )
-    )
+    items = await audit_events_out(ctx.db, events)
+    return json_response(Page[AuditEvent](items=items, next_cursor=next_cursor))

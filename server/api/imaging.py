@@ -14,7 +14,13 @@ from server.keys import DECODE_GATE, STORAGE
 from server.orm import XRayAnnotationsRow, XRayRow
 from server.pixels import cached_transform, render_pixels
 from shared.enums import AuditObjectType
-from shared.imaging import PixelTransform, read_header
+from shared.imaging import (
+    PIXEL_BITS_HEADER,
+    PIXEL_OFFSET_HEADER,
+    PIXEL_SCALE_HEADER,
+    PixelTransform,
+    read_header,
+)
 from shared.metadata import read_metadata
 from shared.models import Annotation, AnnotationSet, AnnotationsUpdate, XRayMetadata
 
@@ -48,9 +54,9 @@ async def get_pixels(ctx: Context) -> web.StreamResponse:
     store = ctx.request.app[STORAGE]
     transform = await _transform(ctx.request.app, xray)
     headers = {
-        "X-Pixel-Offset": repr(transform.offset),
-        "X-Pixel-Scale": repr(transform.scale),
-        "X-Pixel-Bits": str(transform.bits),
+        PIXEL_OFFSET_HEADER: repr(transform.offset),
+        PIXEL_SCALE_HEADER: repr(transform.scale),
+        PIXEL_BITS_HEADER: str(transform.bits),
     }
     path = store.pixels_path(xray.sha256)
     return await send_file(ctx, path, "image/png", f'"{xray.sha256}-pixels"', headers)

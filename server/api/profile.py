@@ -3,6 +3,7 @@
 from aiohttp import web
 from sqlalchemy import or_, select
 
+from server.convert import audit_events_out
 from server.endpoint import ANY_USER, PATIENT, Context, endpoint, json_response, no_content
 from server.errors import invalid
 from server.keys import PASSWORDS
@@ -68,8 +69,5 @@ async def access_log(ctx: Context) -> web.Response:
         or_(AuditEventRow.actor_id.is_(None), AuditEventRow.actor_id != ctx.user.id),
     )
     events, next_cursor = await fetch_page(ctx.db, statement, AuditEventRow.id, page)
-    return json_response(
-        Page[AuditEvent](
-            items=[AuditEvent.model_validate(event) for event in events], next_cursor=next_cursor
-        )
-    )
+    items = await audit_events_out(ctx.db, events)
+    return json_response(Page[AuditEvent](items=items, next_cursor=next_cursor))

@@ -19,6 +19,7 @@ from devtools.live_server import LiveServer, run_cli, server_environment
 from server.seed import DEMO_PASSWORD
 from server.storage import LOCK_NAME
 from shared.models import User
+from tests.desktop.meanwhile import api_login, create_user
 
 T = TypeVar("T")
 PASSWORD = "desktop test password"
@@ -38,7 +39,7 @@ class Server:
         async def run() -> T:
             api = ApiClient(self.url)
             try:
-                await api.login(email, password)
+                await api_login(api, email, password)
                 return await work(api)
             finally:
                 await api.close()
@@ -53,7 +54,7 @@ class Server:
         email = f"{usertype}{number}@desktop.example"
         full_name = name or f"{usertype.title()} Number{number}"
         return self.as_admin(
-            lambda api: api.create_user(full_name, email, "+1 555 7000", usertype, PASSWORD)
+            lambda api: create_user(api, full_name, email, "+1 555 7000", usertype, PASSWORD)
         )
 
     def storage_leftovers(self) -> list[Path]:

@@ -10,6 +10,7 @@ from desktop.tabs.admin import AuditTab, RecordsTab, UsersTab
 from server.demo_images import radiograph_pixels, write_png
 from server.seed import DEMO_PASSWORD
 from tests.desktop.conftest import PASSWORD, Server, column_texts, log_in, open_chart, settle
+from tests.desktop.meanwhile import add_history, register, upload
 
 
 def click_confirm(qtbot: QtBot, parent: QWidget, button: str) -> None:
@@ -39,8 +40,8 @@ def test_approve_create_edit_and_deactivate(
     admin = server.new_user("admin")
     waiting = server.call(
         admin.email,
-        lambda api: api.register(
-            "Dr. Waiting Approval", "waiting@desktop.example", "+1", "doctor", PASSWORD
+        lambda api: register(
+            api, "Dr. Waiting Approval", "waiting@desktop.example", "+1", "doctor", PASSWORD
         ),
     )
     tab = users_tab(qtbot, desktop, admin.email, PASSWORD)
@@ -113,9 +114,9 @@ def test_records_delete_with_confirmation(
     write_png(image, radiograph_pixels(120, 100))
     server.call(
         patient.email,
-        lambda api: api.upload_xray(image, "Film", "other", None, None, lambda d, t: None),
+        lambda api: upload(api, image, "Film", "other"),
     )
-    server.call(doctor.email, lambda api: api.add_history(patient.id, "Fracture", None))
+    server.call(doctor.email, lambda api: add_history(api, patient.id, "Fracture", None))
 
     window = log_in(qtbot, desktop, admin.email)
     tab = window.tab("Records")
@@ -159,3 +160,26 @@ def test_audit_trail_filters(qtbot: QtBot, desktop: DesktopApp, server: Server) 
     tab.actor_spin.setValue(admin.id)
     tab.apply_button.click()
     qtbot.waitUntil(lambda: set(column_texts(tab.model, 1)) == {"Audit Reader"})
+
+
+def test_an_admin_who_only_reads_the_audit_leaves_nothing_in_a_patients_access_log(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    patient = server.new_user("patient", "Private Patient")
+    admin = server.new_user("admin", "Quiet Admin")
+    desktop.config.set_last_tab("admin", "Audit")
+    window = log_in(qtbot, desktop, admin.email)
+    tab = window.tab("Audit")
+    assert isinstance(tab, AuditTab)
+    settle(qtbot, desktop)
+    # The trail names people without the console reading their accounts.
+    assert "Quiet Admin" in column_texts(tab.model, 1)
+    log = server.call(patient.email, lambda api: api.access_log())
+    assert [event for event in log.items if event.actor_id == admin.id] == []
+    # Opening the Users tab is looking at accounts: that is in the log, as it should be.
+    window.tab("Users")
+    settle(qtbot, desktop)
+    log = server.call(patient.email, lambda api: api.access_log())
+    assert {(event.actor_name, event.action.value) for event in log.items} >= {
+        ("Quiet Admin", "read")
+    }

@@ -11,6 +11,7 @@ from desktop.tabs.doctor import PatientsTab, PendingTab
 from desktop.windowing import Window
 from server.demo_images import radiograph_pixels, write_dicom
 from tests.desktop.conftest import Server, column_texts, log_in, open_chart, settle
+from tests.desktop.meanwhile import add_history, ask, upload
 from tests.desktop.test_viewer import click
 
 
@@ -24,11 +25,11 @@ def test_answer_the_queue_with_the_xray_and_history_beside(
     write_dicom(image, radiograph_pixels(240, 300))
     xray = server.call(
         patient.email,
-        lambda api: api.upload_xray(image, "Chest", "chest", None, None, lambda d, t: None),
+        lambda api: upload(api, image, "Chest", "chest"),
     )
-    server.call(doctor.email, lambda api: api.add_history(patient.id, "Asthma", "Since childhood"))
+    server.call(doctor.email, lambda api: add_history(api, patient.id, "Asthma", "Since childhood"))
     asked = server.call(
-        patient.email, lambda api: api.ask("Is my chest clear?", doctor.id, xray.id)
+        patient.email, lambda api: ask(api, "Is my chest clear?", doctor.id, xray.id)
     )
 
     window = log_in(qtbot, desktop, doctor.email)
@@ -38,7 +39,7 @@ def test_answer_the_queue_with_the_xray_and_history_beside(
     ids = [tab.model.item(row).id for row in range(tab.model.rowCount())]
     assert asked.id in ids
     # A question that arrives meanwhile shows up with Refresh (F5).
-    later = server.call(patient.email, lambda api: api.ask("And my cough?", doctor.id, None))
+    later = server.call(patient.email, lambda api: ask(api, "And my cough?", doctor.id, None))
     tab.list.table.setFocus()
     window.activateWindow()
     qtbot.keyClick(tab.list.table, Qt.Key.Key_F5)
@@ -72,7 +73,7 @@ def test_chart_result_and_history(
     write_dicom(image, radiograph_pixels(200, 200, seed=7))
     xray = server.call(
         patient.email,
-        lambda api: api.upload_xray(image, "Knee", "limb", None, None, lambda d, t: None),
+        lambda api: upload(api, image, "Knee", "limb"),
     )
 
     window = log_in(qtbot, desktop, doctor.email)
@@ -135,7 +136,7 @@ def test_measure_a_dicom_in_mm_save_the_marks_and_show_them_to_the_patient(
     )
     xray = server.call(
         patient.email,
-        lambda api: api.upload_xray(image, "Spine", "spine", None, None, lambda d, t: None),
+        lambda api: upload(api, image, "Spine", "spine"),
     )
 
     window = log_in(qtbot, desktop, doctor.email)
@@ -191,9 +192,7 @@ def test_compare_two_films_with_linked_views(
         write_dicom(image, radiograph_pixels(400, 500, seed=seed))
         server.call(
             patient.email,
-            lambda api, image=image, year=year: api.upload_xray(
-                image, f"Chest {year}", "chest", None, None, lambda d, t: None
-            ),
+            lambda api, image=image, year=year: upload(api, image, f"Chest {year}", "chest"),
         )
     window = log_in(qtbot, desktop, doctor.email)
     tab = window.tab("Patients")

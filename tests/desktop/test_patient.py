@@ -11,6 +11,7 @@ from desktop.app import DesktopApp
 from desktop.tabs.patient import HistoryTab, PrivacyTab, QuestionsTab, XRaysTab
 from server.demo_images import radiograph_pixels, write_dicom, write_png
 from tests.desktop.conftest import Server, column_texts, log_in, settle
+from tests.desktop.meanwhile import add_history, answer, upload, write_result
 
 
 def drop_files(qtbot: QtBot, target: XRaysTab, paths: list[Path]) -> None:
@@ -43,6 +44,8 @@ def test_ask_a_doctor_and_read_the_answer(
     form = tab.ask_form
     assert tab.right.currentWidget() is form
     qtbot.keyClicks(form.text_edit, "My knee is swollen since Monday.")
+    # The doctors to choose from are read when the form opens.
+    qtbot.waitUntil(lambda: form.doctor_combo.findText("Dr. Desk Answer") >= 0)
     form.doctor_combo.setCurrentIndex(form.doctor_combo.findText("Dr. Desk Answer"))
     qtbot.mouseClick(form.send_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: tab.model.rowCount() == 1)
@@ -57,7 +60,7 @@ def test_ask_a_doctor_and_read_the_answer(
     question_id = held.items[0].id
     server.call(
         doctor.email,
-        lambda api: api.answer(question_id, "Cool it and rest; come in if it gets worse."),
+        lambda api: answer(api, question_id, "Cool it and rest; come in if it gets worse."),
     )
 
     tab.status_combo.setCurrentIndex(tab.status_combo.findText("Answered"))
@@ -156,11 +159,11 @@ def test_view_an_xray_with_its_result_and_from_the_cache(
     write_png(image, radiograph_pixels(400, 300))
     xray = server.call(
         patient.email,
-        lambda api: api.upload_xray(image, "Hand", "limb", None, None, lambda done, total: None),
+        lambda api: upload(api, image, "Hand", "limb"),
     )
     server.call(
         doctor.email,
-        lambda api: api.update_xray(xray.id, result_of_xray="No fracture seen.", result_final=True),
+        lambda api: write_result(api, xray.id, "No fracture seen.", final=True),
     )
 
     window = log_in(qtbot, desktop, patient.email)
@@ -202,7 +205,7 @@ def test_history_and_who_looked_at_my_records(
     patient = server.new_user("patient")
     doctor = server.new_user("doctor", "Dr. Looked")
     for name in ("Appendectomy", "Physiotherapy"):
-        server.call(doctor.email, lambda api, name=name: api.add_history(patient.id, name, "2020"))
+        server.call(doctor.email, lambda api, name=name: add_history(api, patient.id, name, "2020"))
     window = log_in(qtbot, desktop, patient.email)
     history = window.tab("Medical history")
     assert isinstance(history, HistoryTab)

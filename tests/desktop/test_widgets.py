@@ -1,20 +1,14 @@
 """Widgets and models on their own: the viewer's zoom and the paged model's fetch-more."""
 
-from pathlib import Path
-
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.models.paged import PagedTableModel
-from desktop.runner import AsyncRunner
-from desktop.widgets.questions import question_columns
 from desktop.widgets.xray_viewer import MAX_ZOOM, MIN_ZOOM, XRayViewer
 from desktop.windowing import Window, robust_window, window_lut
 from server.demo_images import radiograph_pixels
-from tests.desktop.conftest import Server
 
 
 def wheel(viewer: XRayViewer, at: QPoint, steps: int) -> None:
@@ -86,39 +80,3 @@ def test_robust_window_spreads_the_radiograph_over_the_grey_scale() -> None:
     assert grey.min() == 0
     assert grey.max() >= 254  # the brightest half-percent is clipped to white
     assert 0 < window.width < 4096
-
-
-def test_paged_model_fetches_more_when_asked(qtbot: QtBot, server: Server, tmp_path: Path) -> None:
-    patient = server.new_user("patient")
-
-    async def ask_many(api: object) -> None:
-        for number in range(55):
-            await api.ask(f"Question {number}", None, None)  # type: ignore[attr-defined]
-
-    server.call(patient.email, ask_many)
-    runner = AsyncRunner()
-    try:
-        from desktop.api import ApiClient
-
-        api = ApiClient(server.url)
-        runner.call(api.login(patient.email, "desktop test password"))
-        names: dict[int, str] = {}
-
-        class Names:
-            def name(self, user_id: int | None, nobody: str = "any doctor") -> str:
-                return names.get(user_id or 0, nobody)
-
-        model = PagedTableModel(runner.submit, question_columns(Names()))  # type: ignore[arg-type]
-        with qtbot.waitSignal(model.loading_changed, check_params_cb=lambda loading: not loading):
-            model.set_fetcher(lambda cursor: api.questions(None, cursor))
-        assert model.rowCount() == 50
-        assert model.canFetchMore()
-        with qtbot.waitSignal(model.rowsInserted):
-            model.fetchMore()
-        assert model.rowCount() == 55
-        assert not model.canFetchMore()
-        assert model.index(0, 5).data() == "Question 54"  # newest first
-        assert model.index(54, 5).data() == "Question 0"
-        runner.call(api.close())
-    finally:
-        runner.stop()

@@ -126,6 +126,16 @@ async def test_patient_sees_who_accessed_their_records(
         (doctor.id, "read", "xray", xray["id"], patient.id, "ok"),
         (practice.admin.id, "create", "user", patient.id, patient.id, "ok"),  # opened the account
     ]
+    # Each event names its actor and their role (extension), so no account is read to show it.
+    names = [
+        (event["actor_name"], event["actor_role"], event["patient_name"])
+        for event in await access_log(client, patient)
+    ]
+    assert names == [
+        (other.user["full_name"], "patient", patient.user["full_name"]),
+        (doctor.user["full_name"], "doctor", patient.user["full_name"]),
+        ("First Admin", "admin", patient.user["full_name"]),
+    ]
     # The intruder's own log shows only that the admin opened their account.
     assert summary(await access_log(client, other)) == [
         (practice.admin.id, "create", "user", other.id, other.id, "ok")
