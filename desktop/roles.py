@@ -1,14 +1,43 @@
-"""Which tabs each role gets."""
+"""What each role sees and may press, in one place (the server enforces the same rules; these
+only keep the window from offering what would be refused)."""
 
 from PySide6.QtWidgets import QWidget
 
 from desktop.session import Session
-from desktop.tabs import admin, doctor, patient
 from shared.enums import UserType
+from shared.models import User
+
+
+def writes_results(user: User) -> bool:
+    """Results, marks and measurements are a clinician's: doctors only (not admins)."""
+    return user.usertype == UserType.doctor
+
+
+def deletes_records(user: User) -> bool:
+    """Deleting (hiding for retention) x-rays and history entries: admins only."""
+    return user.usertype == UserType.admin
+
+
+def keeps_histories(user: User) -> bool:
+    """Adding and editing medical history entries: doctors and admins."""
+    return user.usertype in (UserType.doctor, UserType.admin)
+
+
+def answers_questions(user: User) -> bool:
+    """A doctor has a queue and conversations with patients."""
+    return user.usertype == UserType.doctor
+
+
+def awaits_approval(user: User) -> bool:
+    """A doctor who registered and has not been approved by an admin yet."""
+    return user.usertype == UserType.doctor and not user.is_active
 
 
 def tabs_for(session: Session) -> list[tuple[str, QWidget]]:
     """(title, widget) for every tab of the user's role, in order."""
+    # Imported here: the tabs use the rules above.
+    from desktop.tabs import admin, doctor, patient
+
     role = session.user.usertype
     if role == UserType.patient:
         return [

@@ -44,11 +44,35 @@ async def patient_list_subject(user: UserRow, db: AsyncSession, patient_id: int)
 
 
 def require_xray_visible(user: UserRow, xray: XRayRow | None) -> XRayRow:
-    if xray is None or xray.deleted_at is not None:
+    if xray is None or xray.is_deleted:
         raise NotFound(NOT_FOUND)
     if user.usertype == UserType.patient and xray.user_id != user.id:
         raise NotFound(NOT_FOUND)
     return xray
+
+
+def result_visible(viewer: UserRow, xray: XRayRow) -> bool:
+    """Staff see the result as it is written; the patient once the doctor marked it final."""
+    return viewer.usertype != UserType.patient or xray.result_final
+
+
+def require_upload_for(user: UserRow, requested_patient_id: str | None) -> None:
+    """A patient uploads only their own films: naming another patient is a 403 (checked on
+    the raw field, before the form is validated, as the contract orders)."""
+    if user.usertype != UserType.patient or requested_patient_id is None:
+        return
+    if requested_patient_id.strip() != str(user.id):
+        raise Forbidden("You may only upload x-rays of your own.")
+
+
+def own_xray_to_ask_about(user: UserRow, xray: XRayRow | None) -> bool:
+    """A question may be about one of the asking patient's own (live) films only."""
+    return xray is not None and not xray.is_deleted and xray.user_id == user.id
+
+
+# Fields that exist on the object but are not the caller's to set (403), by endpoint.
+PROFILE_FIELDS_REFUSED = ("email", "usertype", "is_active")  # PATCH /api/profile
+ADMIN_USER_FIELDS_REFUSED = ("email",)  # PATCH /api/admin/users/{id}
 
 
 def xray_fields_for(user: UserRow, xray: XRayRow) -> set[str]:
@@ -62,7 +86,7 @@ def xray_fields_for(user: UserRow, xray: XRayRow) -> set[str]:
 
 def require_history_visible(history: MedicalHistoryRow | None) -> MedicalHistoryRow:
     # Only staff reach the routes that take a history id; a deleted one is gone for them too.
-    if history is None or history.deleted_at is not None:
+    if history is None or history.is_deleted:
         raise NotFound(NOT_FOUND)
     return history
 

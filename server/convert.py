@@ -5,14 +5,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access import result_visible
 from server.orm import AuditEventRow, UserRow, XRayRow
-from shared.enums import UserType
 from shared.models import AuditEvent, XRay
-
-
-def result_visible(viewer: UserRow, row: XRayRow) -> bool:
-    """Staff see the result as it is written; the patient once the doctor marked it final."""
-    return viewer.usertype != UserType.patient or row.result_final
 
 
 def xray_out(row: XRayRow, viewer: UserRow) -> XRay:

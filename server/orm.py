@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, false
+from sqlalchemy import ColumnElement, Enum, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, IdType, UTCDateTime, utcnow
@@ -31,6 +31,21 @@ def _enum(enum_class: type, name: str) -> Enum:
 class Timestamped:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SoftDeleted:
+    """A record that is hidden, not removed, when deleted (kept for retention)."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @classmethod
+    def live(cls) -> ColumnElement[bool]:
+        """The WHERE clause of every list and read: not deleted."""
+        return cls.deleted_at.is_(None)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
 
 class UserRow(Timestamped, Base):
@@ -78,7 +93,7 @@ class LoginFailureRow(Base):
     )
 
 
-class XRayRow(Timestamped, Base):
+class XRayRow(Timestamped, SoftDeleted, Base):
     __tablename__ = "xrays"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -96,7 +111,6 @@ class XRayRow(Timestamped, Base):
     thumbnail_type: Mapped[str] = mapped_column(String(32))
     # The patient sees the result only once the doctor has marked it final.
     result_final: Mapped[bool] = mapped_column(default=False, server_default=false())
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_xrays_user_id_id", "user_id", "id"),)
 
@@ -157,7 +171,7 @@ class ResponseRow(Timestamped, Base):
     __table_args__ = (Index("ix_responses_question_id_id", "question_id", "id"),)
 
 
-class MedicalHistoryRow(Timestamped, Base):
+class MedicalHistoryRow(Timestamped, SoftDeleted, Base):
     __tablename__ = "medical_histories"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -165,7 +179,6 @@ class MedicalHistoryRow(Timestamped, Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     name_of_surgery: Mapped[str] = mapped_column(String(200))
     description_of_surgery: Mapped[str | None] = mapped_column(Text)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_medical_histories_user_id_id", "user_id", "id"),)
 

@@ -20,6 +20,7 @@ from desktop.http import ApiError
 from desktop.models.paged import Column, PagedTableModel
 from desktop.operations import audit as audit_ops
 from desktop.operations import people as people_ops
+from desktop.roles import awaits_approval
 from desktop.session import Session
 from desktop.widgets.confirm import confirm
 from desktop.widgets.forms import clear_errors, error_label, show_error
@@ -169,7 +170,7 @@ class UsersTab(QWidget):
 
     def _selected(self, user: User | None) -> None:
         self.form.edit(user)
-        waiting = user is not None and user.usertype == UserType.doctor and not user.is_active
+        waiting = user is not None and awaits_approval(user)
         self.approve_button.setEnabled(waiting)
         self.deactivate_button.setEnabled(user is not None and user.is_active)
 

@@ -5,6 +5,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidge
 
 from desktop.operations import questions as question_ops
 from desktop.operations import xrays as xray_ops
+from desktop.roles import writes_results
 from desktop.session import Session
 from desktop.widgets.history import HistoryPanel
 from desktop.widgets.lazy import when_first_shown
@@ -29,7 +30,7 @@ class PendingTab(QWidget):
         self.answer = AnswerForm(session, self)
         self.patient_label = QLabel("", self)
         self.patient_label.setStyleSheet("font-weight: bold;")
-        self.xray = XRayDetail(session, can_write_result=True, parent=self)
+        self.xray = XRayDetail(session, can_write_result=writes_results(session.user), parent=self)
         self.history = HistoryPanel(session, editable=False, deletable=False, parent=self)
         context = QTabWidget(self)
         context.addTab(self.xray, "Attached x-ray")

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 from desktop.models.paged import Column, PagedTableModel
 from desktop.operations import audit as audit_ops
 from desktop.operations import questions as question_ops
+from desktop.roles import writes_results
 from desktop.session import Session
 from desktop.widgets.history import HistoryPanel
 from desktop.widgets.lazy import when_first_shown
@@ -79,7 +80,9 @@ class XRaysTab(QWidget):
         self.setAcceptDrops(True)
         self.gallery = XRayGallery(session, self)
         self.uploads = UploadQueue(session, self)
-        self.detail = XRayDetail(session, can_write_result=False, parent=self)
+        self.detail = XRayDetail(
+            session, can_write_result=writes_results(session.user), parent=self
+        )
         self.back_button = QPushButton("← All x-rays", self)
         self.back_button.clicked.connect(self.show_gallery)
         self.open_button = QPushButton("Open", self)

@@ -15,6 +15,12 @@ from desktop.models.paged import Column, PagedTableModel
 from desktop.operations import people as people_ops
 from desktop.operations import questions as question_ops
 from desktop.operations import xrays as xray_ops
+from desktop.roles import (
+    answers_questions,
+    deletes_records,
+    keeps_histories,
+    writes_results,
+)
 from desktop.session import Session
 from desktop.widgets.confirm import confirm
 from desktop.widgets.forms import error_label, set_message
@@ -24,7 +30,6 @@ from desktop.widgets.questions import questions_model
 from desktop.widgets.tables import ListPanel
 from desktop.widgets.thread_view import ThreadView
 from desktop.widgets.xrays import UploadQueue, XRayDetail, XRayGallery
-from shared.enums import UserType
 from shared.models import User
 
 
@@ -65,13 +70,13 @@ class PatientChart(QTabWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._session = session
-        is_admin = session.user.usertype == UserType.admin
+        user = session.user
         self.patient: User | None = None
         self.gallery = XRayGallery(session, self)
         self.uploads = UploadQueue(session, self)
-        self.detail = XRayDetail(session, can_write_result=True, parent=self)
+        self.detail = XRayDetail(session, can_write_result=writes_results(user), parent=self)
         self.delete_xray_button = QPushButton("Delete x-ray…", self)
-        self.delete_xray_button.setVisible(is_admin)
+        self.delete_xray_button.setVisible(deletes_records(user))
         self.delete_xray_button.clicked.connect(self.delete_xray)
         self.xray_error = error_label(self)
         xray_page = QSplitter(Qt.Orientation.Horizontal, self)
@@ -92,7 +97,9 @@ class PatientChart(QTabWidget):
         self.uploads.uploaded.connect(lambda _xray: self._reload_xrays())
         self.detail.updated.connect(lambda _xray: self._reload_xrays())
 
-        self.history = HistoryPanel(session, editable=True, deletable=is_admin, parent=self)
+        self.history = HistoryPanel(
+            session, editable=keeps_histories(user), deletable=deletes_records(user), parent=self
+        )
 
         self.questions = questions_model(session, self)
         self.question_list = ListPanel(self.questions, "Filter the questions…", self)
@@ -106,7 +113,7 @@ class PatientChart(QTabWidget):
 
         self.addTab(xray_page, "X-rays")
         self.addTab(self.history, "Medical history")
-        if session.user.usertype == UserType.doctor:
+        if answers_questions(user):
             self.addTab(question_page, "Questions with me")
         else:
             question_page.setVisible(False)

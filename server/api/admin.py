@@ -6,6 +6,7 @@ from aiohttp import web
 from pydantic import Field
 from sqlalchemy import select
 
+from server.access import ADMIN_USER_FIELDS_REFUSED
 from server.convert import audit_events_out
 from server.endpoint import ADMIN, Context, endpoint, json_response, no_content
 from server.errors import Conflict, NotFound
@@ -126,7 +127,7 @@ async def _guard_last_admin(ctx: Context, user: UserRow) -> None:
 )
 async def update_user(ctx: Context) -> web.Response:
     user = await _load_user(ctx)
-    body = await ctx.json_body(AdminUserUpdate, refused=("email",))
+    body = await ctx.json_body(AdminUserUpdate, refused=ADMIN_USER_FIELDS_REFUSED)
     demoted = body.usertype is not None and body.usertype != user.usertype
     deactivated = body.is_active is False and user.is_active
     if demoted or deactivated:

@@ -33,7 +33,7 @@ async def list_histories(ctx: Context) -> web.Response:
     await patient_list_subject(ctx.user, ctx.db, patient_id)
     page = ctx.query(PageQuery)
     statement = select(MedicalHistoryRow).where(
-        MedicalHistoryRow.user_id == patient_id, MedicalHistoryRow.deleted_at.is_(None)
+        MedicalHistoryRow.user_id == patient_id, MedicalHistoryRow.live()
     )
     histories, next_cursor = await fetch_page(ctx.db, statement, MedicalHistoryRow.id, page)
     if histories:

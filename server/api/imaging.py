@@ -6,9 +6,8 @@ import json
 from aiohttp import web
 from sqlalchemy import select
 
-from server.access import is_staff
+from server.access import is_staff, result_visible
 from server.api.xrays import image_read, send_file, visible_xray
-from server.convert import result_visible
 from server.endpoint import ANY_USER, STAFF, Context, endpoint, json_response
 from server.keys import DECODE_GATE, STORAGE
 from server.orm import XRayAnnotationsRow, XRayRow

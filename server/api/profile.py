@@ -3,6 +3,7 @@
 from aiohttp import web
 from sqlalchemy import or_, select
 
+from server.access import PROFILE_FIELDS_REFUSED
 from server.convert import audit_events_out
 from server.endpoint import ANY_USER, PATIENT, Context, endpoint, json_response, no_content
 from server.errors import invalid
@@ -16,9 +17,6 @@ from shared.models import AuditEvent, PasswordChange, ProfileUpdate, User
 
 routes = web.RouteTableDef()
 
-# Fields of User that exist but are not the owner's to change (an admin's are).
-PROFILE_REFUSED = ("email", "usertype", "is_active")
-
 
 @routes.get("/api/profile")
 @endpoint("The caller's own account", roles=ANY_USER, response=User)
@@ -29,7 +27,7 @@ async def get_profile(ctx: Context) -> web.Response:
 @routes.patch("/api/profile")
 @endpoint("Change the caller's name or phone", roles=ANY_USER, body=ProfileUpdate, response=User)
 async def update_profile(ctx: Context) -> web.Response:
-    body = await ctx.json_body(ProfileUpdate, refused=PROFILE_REFUSED)
+    body = await ctx.json_body(ProfileUpdate, refused=PROFILE_FIELDS_REFUSED)
     for name in body.model_fields_set:
         setattr(ctx.user, name, getattr(body, name))
     await ctx.db.flush()

@@ -6,6 +6,7 @@ from sqlalchemy.orm import selectinload
 
 from server.access import (
     load_patient,
+    own_xray_to_ask_about,
     pending_questions_for,
     questions_listed_for,
     require_conversation_party,
@@ -78,7 +79,7 @@ async def ask_question(ctx: Context) -> web.Response:
             raise invalid("doctor_id", "There is no active doctor with this id.")
     if body.xray_id is not None:
         xray = await ctx.db.get(XRayRow, body.xray_id)
-        if xray is None or xray.deleted_at is not None or xray.user_id != ctx.user.id:
+        if not own_xray_to_ask_about(ctx.user, xray):
             raise invalid("xray_id", "There is no x-ray of yours with this id.")
     question = QuestionRow(
         patient_id=ctx.user.id,

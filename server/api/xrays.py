@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from server.access import (
     load_patient,
     patient_list_subject,
+    require_upload_for,
     require_xray_visible,
     xray_fields_for,
 )
 from server.convert import xray_out
 from server.endpoint import ADMIN, ANY_USER, Context, endpoint, json_response, no_content
 from server.errors import (
-    Forbidden,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -37,14 +37,6 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 XRAY = AuditObjectType.xray
 STREAM_CHUNK = 256 * 1024
-
-
-def _requested_patient(ctx: Context, raw_user_id: str | None) -> None:
-    """403 for a patient naming another patient (before the fields are validated)."""
-    if ctx.user.usertype != UserType.patient or raw_user_id is None:
-        return
-    if raw_user_id.strip() != str(ctx.user.id):
-        raise Forbidden("You may only upload x-rays of your own.")
 
 
 async def _store(
@@ -126,7 +118,7 @@ async def upload_xray(ctx: Context) -> web.Response:
     temp_path = request.app[STORAGE].new_temp_path()
     try:
         upload = await receive_upload(request, temp_path, max_bytes, ctx.settings.body_timeout)
-        _requested_patient(ctx, upload.fields.get("user_id"))
+        require_upload_for(ctx.user, upload.fields.get("user_id"))
         fields = XRayUploadFields.model_validate(upload.fields)
         if ctx.user.usertype == UserType.patient:
             patient_id = ctx.user.id
@@ -159,7 +151,7 @@ async def list_xrays(ctx: Context) -> web.Response:
     ctx.audit.about(XRAY, None, patient_id)
     await patient_list_subject(ctx.user, ctx.db, patient_id)
     page = ctx.query(PageQuery)
-    statement = select(XRayRow).where(XRayRow.user_id == patient_id, XRayRow.deleted_at.is_(None))
+    statement = select(XRayRow).where(XRayRow.user_id == patient_id, XRayRow.live())
     xrays, next_cursor = await fetch_page(ctx.db, statement, XRayRow.id, page)
     if xrays:
         ctx.audit.record_patients(XRAY, {patient_id})
