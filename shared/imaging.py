@@ -22,6 +22,8 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels.processing import apply_modality_lut
 from pydicom.pixels.utils import pixel_array
 
+from shared.windowing import robust_range
+
 PNG = "image/png"
 JPEG = "image/jpeg"
 DICOM = "application/dicom"
@@ -241,8 +243,7 @@ def pack(values: np.ndarray, bits_stored: int) -> tuple[np.ndarray, PixelTransfo
     Uses no full-size temporary: the common cases (8-bit, unsigned 16-bit) are returned as they
     are, the others converted a band of rows at a time."""
     low, high = float(values.min()), float(values.max())
-    sample = values[:: max(1, values.shape[0] // 1024), :: max(1, values.shape[1] // 1024)]
-    robust_low, robust_high = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+    robust_low, robust_high = robust_range(values)
     stats = {"low": low, "high": high, "robust_low": robust_low, "robust_high": robust_high}
     if values.dtype == np.uint8 or (bits_stored <= 8 and low >= 0 and high <= 255):
         return values.astype(np.uint8, copy=False), PixelTransform(0.0, 1.0, 8, **stats)

@@ -12,6 +12,7 @@ from pydicom.multival import MultiValue
 
 from shared.imaging import DICOM, PixelTransform
 from shared.models import DicomTag, WindowPreset, XRayMetadata
+from shared.windowing import window_between
 
 PATIENT_GROUP = 0x0010  # Patient Name, ID, Birth Date, Sex, Address...
 MAX_VALUE_CHARS = 200
@@ -37,7 +38,8 @@ def _presets_from_file(dataset: Dataset) -> list[WindowPreset]:
 
 def computed_presets(transform: PixelTransform) -> list[WindowPreset]:
     def window(name: str, low: float, high: float) -> WindowPreset:
-        return WindowPreset(name=name, center=(low + high) / 2, width=max(high - low, 1.0))
+        between = window_between(low, high)
+        return WindowPreset(name=name, center=between.center, width=between.width)
 
     return [
         window("Full range", transform.low, transform.high),

@@ -7,8 +7,8 @@ from desktop.images import ViewerData
 from desktop.operations import imaging as imaging_ops
 from desktop.session import Session
 from desktop.widgets.viewer_panel import XRayViewerPanel
-from desktop.windowing import Window
 from shared.models import XRay
+from shared.windowing import Window
 
 
 class ComparePane(QWidget):

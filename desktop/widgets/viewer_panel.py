@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets.xray_viewer import WHEEL_STEP, Tool, XRayViewer
-from desktop.windowing import Window
 from shared.models import Annotation, WindowPreset, XRayMetadata
+from shared.windowing import Window
 
 MAGNIFIER_SIZE = 200
 MAGNIFICATION = 2.5

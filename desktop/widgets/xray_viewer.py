@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets.annotations import AnnotationItem, preview_pen
-from desktop.windowing import Window, full_window, robust_window, window_lut
 from shared.models import Annotation
+from shared.windowing import Window, full_window, robust_window, window_lut
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 WHEEL_STEP = 1.25

@@ -8,8 +8,8 @@ from pytestqt.qtbot import QtBot
 
 from desktop.app import DesktopApp
 from desktop.tabs.doctor import PatientsTab, PendingTab
-from desktop.windowing import Window
 from server.demo_images import radiograph_pixels, write_dicom
+from shared.windowing import Window
 from tests.desktop.conftest import Server, column_texts, log_in, open_chart, settle
 from tests.desktop.meanwhile import add_history, ask, upload
 from tests.desktop.test_viewer import click

@@ -10,9 +10,9 @@ from pytestqt.qtbot import QtBot
 
 from desktop.widgets.viewer_panel import XRayViewerPanel
 from desktop.widgets.xray_viewer import Tool
-from desktop.windowing import Window
 from server.demo_images import radiograph_pixels
 from shared.models import WindowPreset, XRayMetadata
+from shared.windowing import Window
 
 WIDTH, HEIGHT = 800, 600
 

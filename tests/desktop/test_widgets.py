@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.widgets.xray_viewer import MAX_ZOOM, MIN_ZOOM, XRayViewer
-from desktop.windowing import Window, robust_window, window_lut
 from server.demo_images import radiograph_pixels
+from shared.windowing import Window, robust_window, window_lut
 
 
 def wheel(viewer: XRayViewer, at: QPoint, steps: int) -> None:

@@ -34,15 +34,33 @@ def window_lut(
     return lut
 
 
+# The robust range is read on a sample of at most this many values a side (for speed).
+ROBUST_SAMPLE_SIDE = 1024
+
+
+def robust_range(values: np.ndarray) -> tuple[float, float]:
+    """The 0.5th and 99.5th percentile of the values: what "Auto" spans, whatever the few
+    brightest and darkest pixels (labels, collimator edges) are."""
+    sample = values[
+        :: max(1, values.shape[0] // ROBUST_SAMPLE_SIDE),
+        :: max(1, values.shape[1] // ROBUST_SAMPLE_SIDE),
+    ]
+    low, high = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+    return low, high
+
+
+def window_between(low: float, high: float) -> Window:
+    """The window that shows low..high from black to white (at least one unit wide)."""
+    return Window(center=(low + high) / 2, width=max(high - low, 1.0))
+
+
 def robust_window(stored: np.ndarray, offset: float, scale: float) -> Window:
-    """From the 0.5th to the 99.5th percentile of the values (on a sample, for speed)."""
-    sample = stored[:: max(1, stored.shape[0] // 512), :: max(1, stored.shape[1] // 512)]
-    low, high = (float(v) * scale + offset for v in np.percentile(sample, [0.5, 99.5]))
-    if high <= low:
-        low, high = float(stored.min()) * scale + offset, float(stored.max()) * scale + offset + 1
-    return Window(center=(low + high) / 2, width=high - low)
+    """The "Auto" window of stored values, in modality units: the same as the server's
+    "Auto (robust)" preset of the same image."""
+    low, high = robust_range(stored)
+    return window_between(low * scale + offset, high * scale + offset)
 
 
 def full_window(stored: np.ndarray, offset: float, scale: float) -> Window:
     low, high = float(stored.min()) * scale + offset, float(stored.max()) * scale + offset
-    return Window(center=(low + high) / 2, width=max(high - low, 1.0))
+    return window_between(low, high)
