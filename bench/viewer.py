@@ -24,7 +24,8 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.cache import ImageCache
 from desktop.images import decode
-from desktop.widgets.viewer_panel import XRayViewerPanel
+from desktop.viewer.image import DisplayImage
+from desktop.viewer.panel import XRayViewerPanel
 from server.demo_images import radiograph_pixels
 
 WIDTH, HEIGHT = 3000, 2500
@@ -87,7 +88,7 @@ def main() -> None:
         assert pixels is not None
         stored = decode(pixels)
         decoded = time.perf_counter()
-        panel.show_image(stored, pixels.offset, pixels.scale, pixels.bits, None)
+        panel.show_image(DisplayImage(stored, pixels.offset, pixels.scale, pixels.bits))
         viewer.viewport().repaint()
         first_paint = clock.painted_at - started
         memory_after = rss_mb()

@@ -10,14 +10,13 @@ from PIL import Image
 from desktop.api import ApiClient
 from desktop.cache import ImageCache, PixelData
 from desktop.runner import Progress
-from shared.models import AnnotationSet, XRay, XRayMetadata
+from desktop.viewer.image import DisplayImage
+from shared.models import AnnotationSet, XRay
 
 
 @dataclass(frozen=True, slots=True)
 class ViewerData:
-    stored: np.ndarray  # uint8 or uint16, as in the display PNG
-    pixels: PixelData
-    metadata: XRayMetadata
+    image: DisplayImage
     annotations: AnnotationSet
     from_cache: bool
 
@@ -44,4 +43,5 @@ async def load_viewer_data(
     finally:
         for task in (metadata_task, annotations_task):
             task.cancel()
-    return ViewerData(stored, pixels, metadata, annotations, from_cache)
+    image = DisplayImage(stored, pixels.offset, pixels.scale, pixels.bits, metadata)
+    return ViewerData(image, annotations, from_cache)

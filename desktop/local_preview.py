@@ -2,27 +2,18 @@
 it, and for the installed program's self-test. Decoded exactly as the server renders it."""
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop.runner import AsyncRunner, Progress
-from desktop.widgets.viewer_panel import XRayViewerPanel
-from shared.imaging import HEAD_BYTES, PixelTransform, display_values, pack, sniff_content_type
+from desktop.viewer.image import DisplayImage
+from desktop.viewer.panel import XRayViewerPanel
+from shared.imaging import HEAD_BYTES, display_values, pack, sniff_content_type
 from shared.metadata import read_metadata
-from shared.models import XRayMetadata
 
 
-@dataclass(frozen=True, slots=True)
-class LocalImage:
-    stored: np.ndarray
-    transform: PixelTransform
-    metadata: XRayMetadata
-
-
-def read_local_image(path: Path) -> LocalImage:
+def read_local_image(path: Path) -> DisplayImage:
     """Blocking: decode a PNG, JPEG or DICOM file; ValueError with a reason if it is none."""
     with path.open("rb") as handle:
         content_type = sniff_content_type(handle.read(HEAD_BYTES))
@@ -30,14 +21,8 @@ def read_local_image(path: Path) -> LocalImage:
         raise ValueError(f"{path.name} is not a PNG, JPEG or DICOM image.")
     values, bits = display_values(path, content_type)
     stored, transform = pack(values, bits)
-    return LocalImage(stored, transform, read_metadata(path, content_type, transform, True))
-
-
-def show_local_image(panel: XRayViewerPanel, image: LocalImage) -> None:
-    transform = image.transform
-    panel.show_image(
-        image.stored, transform.offset, transform.scale, transform.bits, image.metadata
-    )
+    metadata = read_metadata(path, content_type, transform, True)
+    return DisplayImage(stored, transform.offset, transform.scale, transform.bits, metadata)
 
 
 class PreviewWindow(QWidget):
@@ -55,9 +40,9 @@ class PreviewWindow(QWidget):
         self.resize(900, 800)
         self.panel.show_loading(0, 0)
 
-        async def job(_progress: Progress) -> LocalImage:
+        async def job(_progress: Progress) -> DisplayImage:
             return await asyncio.to_thread(read_local_image, path)
 
         task = runner.submit(job)
-        task.succeeded.connect(lambda image: show_local_image(self.panel, image))
+        task.succeeded.connect(self.panel.show_image)
         task.failed.connect(lambda error: self.panel.show_message(str(error)))

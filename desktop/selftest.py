@@ -35,14 +35,14 @@ def _imaging() -> str:
 
 
 def _viewer() -> str:
-    from desktop.local_preview import read_local_image, show_local_image
-    from desktop.widgets.viewer_panel import XRayViewerPanel
+    from desktop.local_preview import read_local_image
+    from desktop.viewer.panel import XRayViewerPanel
 
     panel = XRayViewerPanel(can_annotate=True)
     panel.resize(800, 600)
     panel.show()
     for name in ("sample.png", "sample.dcm"):
-        show_local_image(panel, read_local_image(_sample(name)))
+        panel.show_image(read_local_image(_sample(name)))
         if not panel.viewer.has_image or panel.viewer.rendered_image().isNull():
             raise AssertionError(f"the viewer shows nothing for {name}")
     if panel.viewer.spacing != (0.2, 0.2):

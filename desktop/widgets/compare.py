@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QSplitter, QVBo
 from desktop.images import ViewerData
 from desktop.operations import imaging as imaging_ops
 from desktop.session import Session
-from desktop.widgets.viewer_panel import XRayViewerPanel
+from desktop.viewer.panel import XRayViewerPanel
 from shared.models import XRay
 from shared.windowing import Window
 
@@ -39,9 +39,7 @@ class ComparePane(QWidget):
         xray, session = self.xrays[index], self._session
 
         def loaded(data: ViewerData) -> None:
-            self.panel.show_image(
-                data.stored, data.pixels.offset, data.pixels.scale, data.pixels.bits, data.metadata
-            )
+            self.panel.show_image(data.image)
 
         task = imaging_ops.load(
             session, xray, loaded, lambda error: self.panel.show_message(error.detail)

@@ -33,10 +33,10 @@ from desktop.operations import imaging as imaging_ops
 from desktop.operations import xrays as xray_ops
 from desktop.runner import Task
 from desktop.session import Session
+from desktop.viewer.panel import XRayViewerPanel
 from desktop.widgets.compare import CompareWindow
 from desktop.widgets.dicom_tags import DicomTagPanel
 from desktop.widgets.forms import error_label, set_message, show_error
-from desktop.widgets.viewer_panel import XRayViewerPanel
 from shared.enums import XRayType
 from shared.models import XRay
 
@@ -258,12 +258,11 @@ class XRayDetail(QWidget):
     def _loaded(self, data: ViewerData) -> None:
         self._load = None
         self.data = data
-        pixels = data.pixels
-        self.panel.show_image(data.stored, pixels.offset, pixels.scale, pixels.bits, data.metadata)
+        self.panel.show_image(data.image)
         self.panel.set_annotations(
             data.annotations.annotations, data.annotations.calibration_mm_per_pixel
         )
-        self.tags.set_tags(data.metadata.tags)
+        self.tags.set_tags(data.image.metadata.tags if data.image.metadata else [])
         self.save_marks_button.setEnabled(False)
         self.status.setText("Shown from the local cache." if data.from_cache else "")
 

@@ -8,8 +8,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QInputDialog
 from pytestqt.qtbot import QtBot
 
-from desktop.widgets.viewer_panel import XRayViewerPanel
-from desktop.widgets.xray_viewer import Tool
+from desktop.viewer.image import DisplayImage
+from desktop.viewer.panel import XRayViewerPanel
+from desktop.viewer.view import Tool
 from server.demo_images import radiograph_pixels
 from shared.models import WindowPreset, XRayMetadata
 from shared.windowing import Window
@@ -42,7 +43,9 @@ def panel(qtbot: QtBot) -> XRayViewerPanel:
     widget.resize(1000, 800)
     widget.show()
     qtbot.waitExposed(widget)
-    widget.show_image(radiograph_pixels(WIDTH, HEIGHT), 0.0, 1.0, 16, metadata([0.2, 0.1]))
+    widget.show_image(
+        DisplayImage(radiograph_pixels(WIDTH, HEIGHT), 0.0, 1.0, 16, metadata([0.2, 0.1]))
+    )
     widget.activateWindow()
     widget.viewer.setFocus()
     return widget
@@ -121,7 +124,9 @@ def test_presets_numbers_auto_and_invert(qtbot: QtBot, panel: XRayViewerPanel) -
 def test_monochrome1_opens_inverted(qtbot: QtBot) -> None:
     panel = XRayViewerPanel()
     qtbot.addWidget(panel)
-    panel.show_image(radiograph_pixels(64, 48), 0.0, 1.0, 16, metadata(None, "MONOCHROME1"))
+    panel.show_image(
+        DisplayImage(radiograph_pixels(64, 48), 0.0, 1.0, 16, metadata(None, "MONOCHROME1"))
+    )
     assert panel.viewer.inverted
     assert panel.actions_by_key["invert"].isChecked()
 
@@ -212,7 +217,7 @@ def test_calibration_line_sets_the_scale_of_a_plain_image(qtbot: QtBot) -> None:
     panel.resize(1000, 800)
     panel.show()
     qtbot.waitExposed(panel)
-    panel.show_image(radiograph_pixels(WIDTH, HEIGHT), 0.0, 1.0, 16, metadata(None))
+    panel.show_image(DisplayImage(radiograph_pixels(WIDTH, HEIGHT), 0.0, 1.0, 16, metadata(None)))
     viewer = panel.viewer
     viewer.actual_size()  # 1:1, so that a click lands on an exact pixel
     panel.actions_by_key["line"].trigger()
@@ -232,7 +237,7 @@ def test_calibration_line_sets_the_scale_of_a_plain_image(qtbot: QtBot) -> None:
 def test_patients_cannot_draw(qtbot: QtBot) -> None:
     panel = XRayViewerPanel(can_annotate=False)
     qtbot.addWidget(panel)
-    panel.show_image(radiograph_pixels(64, 48), 0.0, 1.0, 16, metadata(None))
+    panel.show_image(DisplayImage(radiograph_pixels(64, 48), 0.0, 1.0, 16, metadata(None)))
     for key in ("line", "angle", "arrow", "text", "calibrate", "delete"):
         assert not panel.actions_by_key[key].isEnabled()
     assert panel.actions_by_key["invert"].isEnabled()

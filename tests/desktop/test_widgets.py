@@ -6,7 +6,8 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.widgets.xray_viewer import MAX_ZOOM, MIN_ZOOM, XRayViewer
+from desktop.viewer.image import DisplayImage
+from desktop.viewer.view import MAX_ZOOM, MIN_ZOOM, XRayViewer
 from server.demo_images import radiograph_pixels
 from shared.windowing import Window, robust_window, window_lut
 
@@ -31,7 +32,7 @@ def test_wheel_zooms_under_the_mouse_and_is_clamped(qtbot: QtBot) -> None:
     qtbot.addWidget(viewer)
     viewer.resize(600, 500)
     viewer.show()
-    viewer.set_pixels(radiograph_pixels(1200, 1000), 0.0, 1.0, 16)
+    viewer.set_image(DisplayImage(radiograph_pixels(1200, 1000), bits=16))
     assert viewer.fit_mode
     fitted = viewer.zoom
     assert 0.4 < fitted < 0.6

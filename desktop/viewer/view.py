@@ -5,8 +5,6 @@ the right button drags the window, only what is on screen is computed, at screen
 the full image follows when the drag ends.
 """
 
-from enum import StrEnum
-
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -16,70 +14,25 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
-    QPainterPath,
     QResizeEvent,
     QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
-    QGraphicsItem,
-    QGraphicsPathItem,
     QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsView,
     QWidget,
 )
 
-from desktop.widgets.annotations import AnnotationItem, preview_pen
+from desktop.viewer.image import DisplayImage, GreyImageItem
+from desktop.viewer.marks import CalibrationRequested, MarkLayer, TextRequested, Tool
 from shared.models import Annotation
 from shared.windowing import Window, full_window, robust_window, window_lut
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 WHEEL_STEP = 1.25
 FULL_RENDER_DELAY_MS = 150
-
-
-class Tool(StrEnum):
-    navigate = "navigate"
-    line = "line"
-    angle = "angle"
-    arrow = "arrow"
-    text = "text"
-    calibrate = "calibrate"
-
-
-POINTS_NEEDED = {Tool.line: 2, Tool.arrow: 2, Tool.angle: 3, Tool.text: 1, Tool.calibrate: 2}
-
-
-class GreyImageItem(QGraphicsItem):
-    """Draws an 8-bit grey image straight from its numpy buffer.
-
-    A QPixmap would hold it as 32-bit RGB, four times the memory; Qt draws Grayscale8 images
-    scaled just as fast (see bench/viewer.py)."""
-
-    def __init__(self, parent: QGraphicsItem | None = None) -> None:
-        super().__init__(parent)
-        self._grey = np.zeros((0, 0), dtype=np.uint8)
-        self._image = QImage()
-
-    def set_grey(self, grey: np.ndarray) -> None:
-        self.prepareGeometryChange()
-        self._grey = np.ascontiguousarray(grey)
-        height, width = self._grey.shape
-        # The QImage borrows the array's bytes; the array lives as long as this item shows it.
-        self._image = QImage(self._grey.data, width, height, width, QImage.Format.Format_Grayscale8)
-        self.update()
-
-    def image(self) -> QImage:
-        return self._image.copy()
-
-    def boundingRect(self) -> QRectF:  # noqa: N802
-        return QRectF(0, 0, self._image.width(), self._image.height())
-
-    def paint(self, painter: QPainter, option: object, widget: QWidget | None = None) -> None:
-        if not self._image.isNull():
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(self.boundingRect(), self._image)
 
 
 class XRayViewer(QGraphicsView):
@@ -100,9 +53,7 @@ class XRayViewer(QGraphicsView):
         self.canvas.setPen(Qt.PenStyle.NoPen)
         self._scene.addItem(self.canvas)
         self._image_item = GreyImageItem(self.canvas)
-        self._preview = QGraphicsPathItem(self.canvas)
-        self._preview.setPen(preview_pen())
-        self._preview.setZValue(2)
+        self.marks = MarkLayer(self.canvas)
         self.setScene(self._scene)
         self.setBackgroundBrush(QBrush(QColor(12, 12, 12)))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -120,11 +71,6 @@ class XRayViewer(QGraphicsView):
         self.rotation = 0
         self.flipped_horizontally = False
         self.flipped_vertically = False
-        self.spacing: tuple[float, float] | None = None  # (row_mm, col_mm) from the file
-        self.calibration_mm_per_pixel: float | None = None
-        self.tool = Tool.navigate
-        self._points: list[QPointF] = []
-        self._marks: list[AnnotationItem] = []
         self._window_drag: tuple[QPoint, Window] | None = None
         self._full_render = QTimer(self)
         self._full_render.setSingleShot(True)
@@ -151,13 +97,13 @@ class XRayViewer(QGraphicsView):
     def image_size(self) -> tuple[int, int]:
         return (0, 0) if self._stored is None else (self._stored.shape[1], self._stored.shape[0])
 
-    def set_pixels(
-        self, stored: np.ndarray, offset: float, scale: float, bits: int, *, inverted: bool = False
-    ) -> None:
-        """Show stored values (uint8 or uint16); modality value = stored * scale + offset."""
+    def set_image(self, image: DisplayImage) -> None:
+        """Show an image, fitted, in its auto window, without marks."""
+        stored = image.stored
         self._stored = stored
-        self._offset, self._scale, self._bits = offset, scale, bits
-        self.default_inverted = inverted
+        self._offset, self._scale, self._bits = image.offset, image.scale, image.bits
+        self.default_inverted = image.inverted
+        self.marks.spacing = image.pixel_spacing
         height, width = stored.shape
         self.canvas.setRect(QRectF(0, 0, width, height))
         self.set_annotations([], None)
@@ -316,10 +262,20 @@ class XRayViewer(QGraphicsView):
 
     # --- tools --------------------------------------------------------------------------
 
+    @property
+    def tool(self) -> Tool:
+        return self.marks.tool
+
+    @property
+    def spacing(self) -> tuple[float, float] | None:
+        return self.marks.spacing
+
+    @property
+    def calibration_mm_per_pixel(self) -> float | None:
+        return self.marks.calibration_mm_per_pixel
+
     def set_tool(self, tool: Tool) -> None:
-        self.tool = tool
-        self._points = []
-        self._preview.setPath(QPainterPath())
+        self.marks.set_tool(tool)
         navigating = tool == Tool.navigate
         self.setDragMode(
             QGraphicsView.DragMode.ScrollHandDrag if navigating else QGraphicsView.DragMode.NoDrag
@@ -334,42 +290,14 @@ class XRayViewer(QGraphicsView):
         width, height = self.image_size
         return QPointF(min(max(point.x(), 0.0), width), min(max(point.y(), 0.0), height))
 
-    def mm_spacing(self) -> tuple[float, float] | None:
-        if self.spacing is not None:
-            return self.spacing
-        if self.calibration_mm_per_pixel is not None:
-            return (self.calibration_mm_per_pixel, self.calibration_mm_per_pixel)
-        return None
-
-    def _update_preview(self, cursor: QPointF | None) -> None:
-        points = self._points + ([cursor] if cursor is not None else [])
-        path = QPainterPath()
-        if points:
-            path.moveTo(points[0])
-            for point in points[1:]:
-                path.lineTo(point)
-        self._preview.setPath(path)
-
     def _place_point(self, point: QPointF) -> None:
-        self._points.append(point)
-        if len(self._points) < POINTS_NEEDED[self.tool]:
-            self._update_preview(None)
-            return
-        points, tool = self._points, self.tool
-        self._points = []
-        self._preview.setPath(QPainterPath())
-        if tool == Tool.text:
-            self.text_requested.emit(points[0])
-        elif tool == Tool.calibrate:
-            length = float(np.hypot(points[1].x() - points[0].x(), points[1].y() - points[0].y()))
-            if length > 0:
-                self.calibration_requested.emit(length)
-        else:
-            self.add_annotation(
-                Annotation.model_validate(
-                    {"kind": tool.value, "points": [[p.x(), p.y()] for p in points]}
-                )
-            )
+        placed = self.marks.place(point)
+        if isinstance(placed, TextRequested):
+            self.text_requested.emit(placed.point)
+        elif isinstance(placed, CalibrationRequested):
+            self.calibration_requested.emit(placed.length_px)
+        elif placed is not None:
+            self.annotations_changed.emit()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if not self.has_image:
@@ -402,8 +330,8 @@ class XRayViewer(QGraphicsView):
             )
             event.accept()
             return
-        if self.tool != Tool.navigate and self._points:
-            self._update_preview(self.image_point(event.position()))
+        if self.marks.placing:
+            self.marks.follow(self.image_point(event.position()))
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -421,50 +349,32 @@ class XRayViewer(QGraphicsView):
             return
         super().keyPressEvent(event)
 
-    # --- annotations --------------------------------------------------------------------
+    # --- annotations (kept by the mark layer) ----------------------------------------------
 
     def set_annotations(self, annotations: list[Annotation], calibration: float | None) -> None:
-        for mark in self._marks:
-            self._scene.removeItem(mark)
-        self._marks = []
-        self.calibration_mm_per_pixel = calibration
-        for annotation in annotations:
-            self._add_mark(annotation)
+        self.marks.replace(annotations, calibration)
 
     def annotations(self) -> list[Annotation]:
-        return [mark.annotation for mark in self._marks]
-
-    def _add_mark(self, annotation: Annotation) -> AnnotationItem:
-        mark = AnnotationItem(annotation, self.mm_spacing())
-        mark.setParentItem(self.canvas)
-        mark.setZValue(1)
-        self._marks.append(mark)
-        return mark
+        return self.marks.annotations()
 
     def add_annotation(self, annotation: Annotation) -> None:
-        self._add_mark(annotation)
+        self.marks.add(annotation)
         self.annotations_changed.emit()
 
     def set_calibration(self, mm_per_pixel: float | None) -> None:
         """Apply a calibration; the lengths already drawn are measured again with it."""
-        self.set_annotations(self.annotations(), mm_per_pixel)
+        self.marks.replace(self.marks.annotations(), mm_per_pixel)
         self.annotations_changed.emit()
 
     def delete_selected(self) -> None:
-        chosen = [mark for mark in self._marks if mark.isSelected()]
-        if not chosen:
-            return
-        for mark in chosen:
-            self._marks.remove(mark)
-            self._scene.removeItem(mark)
-        self.annotations_changed.emit()
+        if self.marks.delete_selected():
+            self.annotations_changed.emit()
 
     def select_annotation(self, index: int) -> None:
-        for number, mark in enumerate(self._marks):
-            mark.setSelected(number == index)
+        self.marks.select(index)
 
     def mark_labels(self) -> list[str]:
-        return [mark.label.text() for mark in self._marks]
+        return self.marks.labels()
 
     def export_view(self) -> QImage:
         """What is on screen, marks included."""

@@ -2,14 +2,11 @@
 in its tooltip and in the help overlay (F1)."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from html import escape
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPainter, QPixmap
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -22,20 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.widgets.xray_viewer import WHEEL_STEP, Tool, XRayViewer
-from shared.models import Annotation, WindowPreset, XRayMetadata
+from desktop.viewer.actions import EDITING, MARK_TOOLS, OTHER, VIEW, WINDOW, ToolSpec, help_html
+from desktop.viewer.image import DisplayImage
+from desktop.viewer.magnifier import Magnifier
+from desktop.viewer.view import WHEEL_STEP, XRayViewer
+from shared.models import Annotation, WindowPreset
 from shared.windowing import Window
-
-MAGNIFIER_SIZE = 200
-MAGNIFICATION = 2.5
-
-
-@dataclass(frozen=True, slots=True)
-class ToolSpec:
-    key: str
-    text: str
-    shortcut: str
-    tip: str
 
 
 class XRayViewerPanel(QWidget):
@@ -64,11 +53,7 @@ class XRayViewerPanel(QWidget):
         self.actions_by_key: dict[str, QAction] = {}
         self.presets: list[WindowPreset] = []
         self._build_actions()
-        self.magnifier = QLabel(self.viewer.viewport())
-        self.magnifier.setFixedSize(MAGNIFIER_SIZE, MAGNIFIER_SIZE)
-        self.magnifier.setStyleSheet("border: 2px solid #ffc400; background: black;")
-        self.magnifier.setVisible(False)
-        self.magnifier.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.magnifier = Magnifier(self.viewer)
         self.help_overlay = QLabel(self.viewer.viewport())
         self.help_overlay.setStyleSheet(
             "background: rgba(0, 0, 0, 200); color: white; padding: 12px; border-radius: 6px;"
@@ -90,7 +75,7 @@ class XRayViewerPanel(QWidget):
         viewer = self.viewer
         viewer.zoom_changed.connect(self._show_zoom)
         viewer.window_changed.connect(self._show_window)
-        viewer.cursor_moved.connect(self._magnify)
+        viewer.cursor_moved.connect(self.magnifier.follow)
         viewer.text_requested.connect(self._ask_text)
         viewer.calibration_requested.connect(self._ask_calibration)
         viewer.annotations_changed.connect(self.annotations_edited)
@@ -124,111 +109,52 @@ class XRayViewerPanel(QWidget):
         return action
 
     def _build_actions(self) -> None:
-        viewer, view = self.viewer, self.view_bar
-        for spec, slot in (
-            (ToolSpec("fit", "Fit", "F", "Fit the image to the window"), viewer.fit_to_window),
-            (
-                ToolSpec("actual", "1:1", "1", "One image pixel per screen pixel"),
-                viewer.actual_size,
-            ),
-            (ToolSpec("zoom_in", "Zoom +", "+", "Zoom in"), lambda: viewer.zoom_by(WHEEL_STEP)),
-            (
-                ToolSpec("zoom_out", "Zoom −", "-", "Zoom out"),
-                lambda: viewer.zoom_by(1 / WHEEL_STEP),
-            ),
+        viewer, view, window_bar, tools = self.viewer, self.view_bar, self.window_bar, self.tool_bar
+        for key, slot in (
+            ("fit", viewer.fit_to_window),
+            ("actual", viewer.actual_size),
+            ("zoom_in", lambda: viewer.zoom_by(WHEEL_STEP)),
+            ("zoom_out", lambda: viewer.zoom_by(1 / WHEEL_STEP)),
         ):
-            self._action(view, spec, slot)
+            self._action(view, VIEW[key], slot)
         view.addWidget(self.zoom_label)
         view.addSeparator()
-        window_bar = self.window_bar
         window_bar.addWidget(self.preset_combo)
         window_bar.addWidget(QLabel(" L ", self))
         window_bar.addWidget(self.center_spin)
         window_bar.addWidget(QLabel(" W ", self))
         window_bar.addWidget(self.width_spin)
-        self._action(
-            window_bar, ToolSpec("auto", "Auto", "A", "Automatic window/level"), viewer.auto_window
-        )
-        for spec, slot in (
-            (
-                ToolSpec("rotate_left", "⟲", "Shift+R", "Rotate 90° to the left"),
-                lambda: viewer.rotate_by(-90),
-            ),
-            (
-                ToolSpec("rotate_right", "⟳", "R", "Rotate 90° to the right"),
-                lambda: viewer.rotate_by(90),
-            ),
-            (ToolSpec("flip_h", "⇋", "H", "Flip horizontally"), viewer.flip_horizontally),
-            (ToolSpec("flip_v", "⇵", "V", "Flip vertically"), viewer.flip_vertically),
-            (ToolSpec("reset", "Reset", "0", "Back to the first view"), self._reset),
+        self._action(window_bar, WINDOW["auto"], viewer.auto_window)
+        for key, slot in (
+            ("rotate_left", lambda: viewer.rotate_by(-90)),
+            ("rotate_right", lambda: viewer.rotate_by(90)),
+            ("flip_h", viewer.flip_horizontally),
+            ("flip_v", viewer.flip_vertically),
+            ("reset", self._reset),
         ):
-            self._action(view, spec, slot)
-        self._action(
-            window_bar,
-            ToolSpec("invert", "Invert", "I", "Invert the greys"),
-            self._toggle_invert,
-            checkable=True,
-        )
-        tools = self.tool_bar
+            self._action(view, VIEW[key], slot)
+        self._action(window_bar, WINDOW["invert"], self._toggle_invert, checkable=True)
         group = QActionGroup(self)
-        for tool, spec in (
-            (
-                Tool.navigate,
-                ToolSpec("navigate", "Pan", "N", "Drag to pan; Esc cancels a measurement"),
-            ),
-            (Tool.line, ToolSpec("line", "Distance", "D", "Measure a distance: click both ends")),
-            (
-                Tool.angle,
-                ToolSpec("angle", "Angle", "G", "Measure an angle: click arm, vertex, arm"),
-            ),
-            (Tool.arrow, ToolSpec("arrow", "Arrow", "W", "Draw an arrow: click tail, then head")),
-            (Tool.text, ToolSpec("text", "Text", "T", "Place a text label")),
-            (
-                Tool.calibrate,
-                ToolSpec(
-                    "calibrate",
-                    "Calibrate",
-                    "C",
-                    "Draw a line of known length (images without pixel spacing)",
-                ),
-            ),
-        ):
-            action = self._action(tools, spec, partial(viewer.set_tool, tool), checkable=True)
-            group.addAction(action)
+        for tool, spec in MARK_TOOLS.items():
+            group.addAction(
+                self._action(tools, spec, partial(viewer.set_tool, tool), checkable=True)
+            )
         self.actions_by_key["navigate"].setChecked(True)
         cancel = QAction(self)
         cancel.setShortcut(QKeySequence("Esc"))
         cancel.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         cancel.triggered.connect(lambda: self.actions_by_key["navigate"].trigger())
         self.addAction(cancel)
-        self._action(
-            tools,
-            ToolSpec("delete", "Delete mark", "Del", "Delete the selected mark"),
-            viewer.delete_selected,
-        )
+        self._action(tools, OTHER["delete"], viewer.delete_selected)
         tools.addSeparator()
-        self._action(
-            tools,
-            ToolSpec("magnifier", "Magnifier", "M", "A magnifying glass under the cursor"),
-            self._toggle_magnifier,
-            checkable=True,
-        )
-        self._action(
-            tools,
-            ToolSpec("export", "Export PNG…", "Ctrl+E", "Save the current view as a PNG"),
-            self.choose_export,
-        )
-        self._action(
-            tools,
-            ToolSpec("help", "Help", "F1", "Show the shortcuts"),
-            self._toggle_help,
-            checkable=True,
-        )
+        self._action(tools, OTHER["magnifier"], self._toggle_magnifier, checkable=True)
+        self._action(tools, OTHER["export"], self.choose_export)
+        self._action(tools, OTHER["help"], self._toggle_help, checkable=True)
 
     def _update_actions(self) -> None:
         has_image = self.viewer.has_image
         for key, action in self.actions_by_key.items():
-            editing = key in ("line", "angle", "arrow", "text", "calibrate", "delete")
+            editing = key in EDITING
             enabled = has_image and (self.can_annotate or not editing)
             if key == "calibrate":
                 enabled = enabled and self.viewer.spacing is None
@@ -239,45 +165,26 @@ class XRayViewerPanel(QWidget):
             widget.setEnabled(has_image)
 
     def help_text(self) -> str:
-        rows = "".join(
-            f"<tr><td><b>{escape(action.shortcut().toString())}</b></td>"
-            f"<td>&nbsp;{escape(action.toolTip().rsplit(' (', 1)[0])}</td></tr>"
-            for action in self.actions_by_key.values()
+        return help_html(
+            [
+                (action.shortcut().toString(), action.toolTip().rsplit(" (", 1)[0])
+                for action in self.actions_by_key.values()
+            ]
         )
-        gestures = (
-            "<tr><td><b>Wheel</b></td><td>&nbsp;Zoom under the mouse</td></tr>"
-            "<tr><td><b>Left drag</b></td><td>&nbsp;Pan (with Pan), or place points</td></tr>"
-            "<tr><td><b>Right drag</b></td>"
-            "<td>&nbsp;Window: right/left = width, down/up = level</td></tr>"
-            "<tr><td><b>Esc</b></td><td>&nbsp;Back to Pan, cancel a measurement</td></tr>"
-        )
-        return f"<h3>Viewer shortcuts</h3><table>{gestures}{rows}</table>"
 
     # --- image and window ---------------------------------------------------------------
 
-    def show_image(
-        self,
-        stored: np.ndarray,
-        offset: float,
-        scale: float,
-        bits: int,
-        metadata: XRayMetadata | None,
-    ) -> None:
+    def show_image(self, image: DisplayImage) -> None:
         self.progress.setVisible(False)
         self.message.setVisible(False)
         viewer = self.viewer
-        viewer.spacing = (
-            (metadata.pixel_spacing[0], metadata.pixel_spacing[1])
-            if metadata is not None and metadata.pixel_spacing
-            else None
-        )
-        inverted = metadata is not None and metadata.photometric_interpretation == "MONOCHROME1"
+        metadata = image.metadata
         self.presets = list(metadata.window_presets) if metadata is not None else []
         self.preset_combo.clear()
         self.preset_combo.addItem("Presets…")
         for preset in self.presets:
             self.preset_combo.addItem(f"{preset.name} ({preset.center:g}/{preset.width:g})")
-        viewer.set_pixels(stored, offset, scale, bits, inverted=inverted)
+        viewer.set_image(image)
         self.actions_by_key["invert"].setChecked(viewer.inverted)
         self.actions_by_key["navigate"].trigger()
         self._update_actions()
@@ -314,25 +221,6 @@ class XRayViewerPanel(QWidget):
 
     def _toggle_magnifier(self) -> None:
         self.magnifier.setVisible(self.actions_by_key["magnifier"].isChecked())
-
-    def _magnify(self, position: QPoint) -> None:
-        if not self.magnifier.isVisible():
-            return
-        source_side = MAGNIFIER_SIZE / MAGNIFICATION
-        source = QRect(
-            int(position.x() - source_side / 2),
-            int(position.y() - source_side / 2),
-            int(source_side),
-            int(source_side),
-        )
-        pixmap = QPixmap(MAGNIFIER_SIZE, MAGNIFIER_SIZE)
-        pixmap.fill(Qt.GlobalColor.black)
-        painter = QPainter(pixmap)
-        # render() paints the scene only, so the glass never shows itself.
-        self.viewer.render(painter, QRectF(pixmap.rect()), source)
-        painter.end()
-        self.magnifier.setPixmap(pixmap)
-        self.magnifier.move(position + QPoint(24, 24))
 
     def magnifier_pixmap(self) -> QPixmap:
         return self.magnifier.pixmap()
