@@ -13,7 +13,7 @@ from desktop.widgets.patients import PatientRecordsTab
 from desktop.widgets.questions import AnswerForm, questions_model
 from desktop.widgets.tables import ListPanel
 from desktop.widgets.thread_view import ThreadView
-from desktop.widgets.xrays import XRayDetail
+from desktop.xrays.detail import XRayDetail
 from shared.models import Question
 
 

@@ -23,7 +23,9 @@ from desktop.widgets.lazy import when_first_shown
 from desktop.widgets.questions import AskForm, questions_model
 from desktop.widgets.tables import ListPanel
 from desktop.widgets.thread_view import ThreadView
-from desktop.widgets.xrays import UploadQueue, XRayDetail, XRayGallery
+from desktop.xrays.detail import XRayDetail
+from desktop.xrays.model import XRayGallery
+from desktop.xrays.upload import UploadQueue
 from shared.models import AuditEvent, Question
 
 

@@ -1,0 +1,115 @@
+"""A patient's x-rays as a list model, with their thumbnails as decoration."""
+
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QLabel,
+    QListView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.paged import Column, PagedTableModel, display
+from desktop.operations import xrays as xray_ops
+from desktop.session import Session
+from desktop.widgets.forms import error_label, set_message
+from shared.models import XRay
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class XRayModel(PagedTableModel[XRay]):
+    """X-rays with their thumbnails as decoration, fetched as the rows arrive."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(
+            session.submit,
+            [Column("X-ray", lambda x: f"{x.name_of_xray}\n{display(x.created_at)}")],
+        )
+        self._session = session
+        self._icons: dict[int, QIcon] = {}
+        self.rowsInserted.connect(self._fetch_thumbnails)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DecorationRole and index.isValid():
+            return self._icons.get(self.item(index.row()).id)
+        if role == Qt.ItemDataRole.ToolTipRole and index.isValid():
+            xray = self.item(index.row())
+            return f"{xray.name_of_xray} ({xray.type_of_xray.value}, {xray.width}×{xray.height})"
+        return super().data(index, role)
+
+    def _fetch_thumbnails(self, _parent: QModelIndex, first: int, last: int) -> None:
+        for row in range(first, last + 1):
+            self._fetch_thumbnail(self.item(row))
+
+    def _fetch_thumbnail(self, xray: XRay) -> None:
+        xray_ops.thumbnail(self._session, xray, lambda data: self._set_icon(xray.id, data))
+
+    def _set_icon(self, xray_id: int, data: bytes) -> None:
+        pixmap = QPixmap()
+        pixmap.loadFromData(data)
+        self._icons[xray_id] = QIcon(pixmap)
+        for row, xray in enumerate(self.items):
+            if xray.id == xray_id:
+                self.dataChanged.emit(
+                    self.index(row, 0), self.index(row, 0), [Qt.ItemDataRole.DecorationRole]
+                )
+
+    def has_thumbnail(self, xray_id: int) -> bool:
+        return xray_id in self._icons
+
+
+class XRayGallery(QWidget):
+    """A grid of thumbnails; double-click or Enter opens one."""
+
+    opened = Signal(object)
+    selected = Signal(object)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = XRayModel(session)
+        self.view = QListView(self)
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setIconSize(QSize(128, 128))
+        self.view.setGridSize(QSize(156, 176))
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setWordWrap(True)
+        self.view.setModel(self.model)
+        self.view.activated.connect(lambda index: self.opened.emit(self.model.item(index.row())))
+        self.view.doubleClicked.connect(
+            lambda index: self.opened.emit(self.model.item(index.row()))
+        )
+        self.view.selectionModel().currentChanged.connect(
+            lambda index, _previous: self.selected.emit(
+                self.model.item(index.row()) if index.isValid() else None
+            )
+        )
+        self.error = error_label(self)
+        self.model.failed.connect(
+            lambda error: set_message(self.error, getattr(error, "detail", str(error)))
+        )
+        self.empty_label = QLabel("No x-rays yet.", self)
+        self.empty_label.setStyleSheet("color: gray;")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.error)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.empty_label)
+        for signal in (self.model.modelReset, self.model.rowsInserted, self.model.loading_changed):
+            signal.connect(self._update_empty)
+
+    def _update_empty(self) -> None:
+        self.empty_label.setVisible(self.model.rowCount() == 0 and not self.model.is_loading)
+
+    def show_patient(self, session: Session, patient_id: int | None) -> None:
+        if patient_id is None:
+            self.model.clear()
+            return
+        self.model.set_fetcher(xray_ops.of_patient(session, patient_id))
+
+    def current(self) -> XRay | None:
+        index = self.view.currentIndex()
+        return self.model.item(index.row()) if index.isValid() else None
