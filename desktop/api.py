@@ -23,6 +23,8 @@ from shared.models import (
     MedicalHistory,
     MedicalHistoryCreate,
     MedicalHistoryUpdate,
+    PasswordChange,
+    ProfileUpdate,
     Question,
     QuestionCreate,
     RegisterRequest,
@@ -73,6 +75,12 @@ class ApiClient(HttpClient):
 
     async def profile(self) -> User:
         return await self._model(User, "GET", "/api/profile")
+
+    async def update_profile(self, body: ProfileUpdate) -> User:
+        return await self._model(User, "PATCH", "/api/profile", json=body_of(body))
+
+    async def change_password(self, body: PasswordChange) -> None:
+        await self._call("POST", "/api/profile/password", json=body_of(body))
 
     async def access_log(self, cursor: str | None = None) -> Page[AuditEvent]:
         return await self._page(AuditEvent, "/api/profile/access_log", {"cursor": cursor})

@@ -44,7 +44,12 @@ class DesktopApp:
 
     def _logged_in(self, api: ApiClient, answer: LoginResponse) -> None:
         session = Session(
-            api=api, runner=self.runner, user=answer.user, cache=self.cache, events=SessionEvents()
+            api=api,
+            runner=self.runner,
+            user=answer.user,
+            cache=self.cache,
+            events=SessionEvents(),
+            idle_limit_minutes=answer.idle_timeout / 60 if answer.idle_timeout else None,
         )
         window = MainWindow(session, self.config)
         window.logged_out.connect(self._logged_out)

@@ -1,60 +1,22 @@
 """The main window: the role's tabs, the connection state, log-out and the idle log-off."""
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QLabel,
     QMainWindow,
-    QSpinBox,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
+from desktop.account import PasswordDialog, PreferencesDialog, ProfileDialog
 from desktop.config import Config
+from desktop.idle import IdleBanner, IdleWatcher
 from desktop.operations import auth as auth_ops
 from desktop.roles import tabs_for
 from desktop.session import Session
-
-ACTIVITY_EVENTS = {
-    QEvent.Type.KeyPress,
-    QEvent.Type.MouseButtonPress,
-    QEvent.Type.MouseMove,
-    QEvent.Type.Wheel,
-}
-
-
-class IdleWatcher(QObject):
-    """Fires `idle` after `minutes` without keyboard or mouse input anywhere in the app."""
-
-    idle = Signal()
-
-    def __init__(self, minutes: float, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(max(1, int(minutes * 60_000)))
-        self.timer.timeout.connect(self.idle)
-
-    def start(self) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
-        self.timer.start()
-
-    def stop(self) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
-        self.timer.stop()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        if event.type() in ACTIVITY_EVENTS:
-            self.timer.start()
-        return False
+from desktop.unsaved import ask_about_unsaved_work
 
 
 class MainWindow(QMainWindow):
@@ -73,7 +35,14 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         for title, widget in tabs_for(session):
             self.tabs.addTab(widget, title)
-        self.setCentralWidget(self.tabs)
+        self.idle_banner = IdleBanner(self)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.idle_banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         last = config.last_tab(self.role)
         for index in range(self.tabs.count()):
             if self.tabs.tabText(index) == last:
@@ -92,12 +61,10 @@ class MainWindow(QMainWindow):
         geometry = config.window_geometry
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
-        self.idle = IdleWatcher(config.idle_minutes, self)
-        self.idle.idle.connect(
-            lambda: self.log_out(
-                f"You were logged off after {config.idle_minutes:g} minutes without activity."
-            )
-        )
+        self.idle = IdleWatcher(self.idle_minutes, self)
+        self.idle.warning.connect(self.idle_banner.count_down)
+        self.idle.active.connect(self.idle_banner.hide)
+        self.idle.idle.connect(self._idle_log_off)
         self.idle.start()
 
     def _remember_tab(self, index: int) -> None:
@@ -107,43 +74,54 @@ class MainWindow(QMainWindow):
 
     def _build_menu(self) -> None:
         account = self.menuBar().addMenu("&Account")
+        self.profile_action = QAction("My &profile…", self)
+        self.profile_action.triggered.connect(self.open_profile)
+        self.password_action = QAction("Change my pass&word…", self)
+        self.password_action.triggered.connect(self.open_password)
+        self.preferences_action = QAction("P&references…", self)
+        self.preferences_action.triggered.connect(self.open_preferences)
         self.logout_action = QAction("Log &out", self)
         self.logout_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
-        self.logout_action.triggered.connect(lambda: self.log_out("You have logged out."))
+        self.logout_action.triggered.connect(lambda: self.request_log_out("You have logged out."))
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.close)
+        for action in (self.profile_action, self.password_action, self.preferences_action):
+            account.addAction(action)
+        account.addSeparator()
         account.addAction(self.logout_action)
-        self.preferences_action = QAction("&Preferences…", self)
-        self.preferences_action.triggered.connect(self.open_preferences)
-        account.addAction(self.preferences_action)
-        self.quit_action = quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        account.addAction(quit_action)
+        account.addAction(self.quit_action)
+
+    @property
+    def idle_minutes(self) -> float:
+        """This computer's wait before the log-off: the user's choice, within the practice's."""
+        policy = self.session.idle_limit_minutes
+        chosen = self._config.idle_minutes
+        return min(chosen, policy) if policy is not None else chosen
 
     def open_preferences(self) -> None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Preferences")
-        self.idle_spin = QSpinBox(dialog)
-        self.idle_spin.setRange(1, 240)
-        self.idle_spin.setSuffix(" minutes")
-        self.idle_spin.setValue(max(1, round(self._config.idle_minutes)))
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog
+        limit = self.session.idle_limit_minutes or 240.0
+        self.preferences = PreferencesDialog(self._config, limit, self)
+        self.preferences.accepted.connect(lambda: self.idle.set_minutes(self.idle_minutes))
+        self.preferences.open()
+
+    def open_profile(self) -> None:
+        self.profile_dialog = ProfileDialog(self.session, self)
+        self.profile_dialog.accepted.connect(self._title)
+        self.profile_dialog.open()
+
+    def open_password(self) -> None:
+        self.password_dialog = PasswordDialog(self.session, self)
+        self.password_dialog.accepted.connect(
+            lambda: self.statusBar().showMessage(
+                "Your password was changed; your sessions on other computers have ended.", 15000
+            )
         )
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form = QFormLayout(dialog)
-        form.addRow("Log off after inactivity of", self.idle_spin)
-        form.addRow(buttons)
+        self.password_dialog.open()
 
-        def accepted() -> None:
-            self._config.idle_minutes = self.idle_spin.value()
-            self.idle.timer.setInterval(self.idle_spin.value() * 60_000)
-            self.idle.timer.start()
-
-        dialog.accepted.connect(accepted)
-        dialog.setObjectName("preferences")
-        self.preferences = dialog
-        dialog.open()
+    def _title(self) -> None:
+        user = self.session.user
+        self.setWindowTitle(f"medsys — {user.full_name} ({self.role})")
 
     def _connected(self) -> None:
         self.connection.setText(f"● Connected to {self.session.server_url}")
@@ -165,12 +143,35 @@ class MainWindow(QMainWindow):
                 return widget
         raise KeyError(title)
 
+    def _idle_log_off(self) -> None:
+        reason = f"You were logged off after {self.idle_minutes:g} minutes without activity."
+        drafts = self.session.drafts.all()
+        if drafts:
+            what = "; ".join(draft.description for draft in drafts)
+            reason += f" Unsaved work was discarded: {what}."
+        self.log_out(reason)
+
+    def request_log_out(self, reason: str, then_quit: bool = False) -> None:
+        """Log out as the user asked; unsaved work is saved or discarded as they choose."""
+        if not self.session.drafts.all():
+            self._leave(reason, then_quit)
+            return
+        self.unsaved_box = ask_about_unsaved_work(
+            self, self.session, lambda: self._leave(reason, then_quit)
+        )
+
+    def _leave(self, reason: str, then_quit: bool) -> None:
+        self.log_out(reason)
+        if then_quit:
+            self.quit_requested.emit()
+
     def log_out(self, reason: str) -> None:
         """End the session: forget every patient datum this window showed, and its images."""
         if self._logging_out:
             return
         self._logging_out = True
         self.session.end()
+        self.session.drafts.clear()
         self.idle.stop()
         self._config.window_geometry = self.saveGeometry()
         while self.tabs.count():
@@ -184,6 +185,9 @@ class MainWindow(QMainWindow):
         self.logged_out.emit(reason)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self.log_out("You have logged out.")
-        self.quit_requested.emit()
-        super().closeEvent(event)
+        if self._logging_out:
+            super().closeEvent(event)
+            return
+        # Quit, or the window's close button: log out first (asking about unsaved work).
+        event.ignore()
+        self.request_log_out("You have logged out.", then_quit=True)

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.api import ApiClient, ApiError
 from desktop.cache import ImageCache
+from desktop.drafts import Drafts
 from desktop.runner import AsyncRunner, Job, Task
 from shared.models import User
 
@@ -32,6 +33,9 @@ class Session:
     # Names of the people the user has seen, by id: questions and logs carry only ids.
     names: dict[int, str] = field(default_factory=dict)
     ended: bool = False
+    # The practice's longest idle time before the log-off (minutes), as the server says.
+    idle_limit_minutes: float | None = None
+    drafts: Drafts = field(default_factory=Drafts)
 
     def __post_init__(self) -> None:
         self.names[self.user.id] = self.user.full_name

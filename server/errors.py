@@ -9,6 +9,7 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -143,12 +144,43 @@ def storage_problem(error: BaseException) -> str | None:
     return None
 
 
+def human_message(item: ErrorDetails) -> str:
+    """A validation error as a person would say it ("Write at least 8 characters."), not as
+    pydantic words it ("String should have at least 8 characters")."""
+    kind, context = item["type"], item.get("ctx") or {}
+    if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
+        return "This is required."
+    if kind == "string_too_short":
+        return f"Write at least {context.get('min_length')} characters."
+    if kind == "string_too_long":
+        return f"Write at most {context.get('max_length')} characters."
+    if kind == "enum" or kind == "literal_error":
+        return f"Choose one of {context.get('expected', 'the offered values')}."
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "Give a whole number."
+    if kind in ("bool_type", "bool_parsing"):
+        return "Give true or false."
+    if kind in ("string_type",):
+        return "Give text."
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = next(iter(context.values()), "")
+        relation = {
+            "greater_than": "more than",
+            "greater_than_equal": "at least",
+            "less_than": "less than",
+            "less_than_equal": "at most",
+        }[kind]
+        return f"Give a number {relation} {bound}."
+    message = str(item["msg"]).removeprefix("Value error, ")
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
 def field_errors(error: ValidationError) -> list[FieldError]:
     """Pydantic's errors as `{field, message}`, the field a dotted path into the body."""
     result = []
     for item in error.errors(include_url=False, include_input=False):
         location = ".".join(str(part) for part in item["loc"]) or "body"
-        result.append(FieldError(field=location, message=item["msg"]))
+        result.append(FieldError(field=location, message=human_message(item)))
     return result
 
 

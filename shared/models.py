@@ -71,6 +71,9 @@ class LoginResponse(ResponseModel):
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     user: User
+    # medsys extension: the practice's idle limit (MEDSYS_IDLE_TIMEOUT, seconds). A client logs
+    # off sooner if its user asks, never later.
+    idle_timeout: int | None = None
 
 
 class ProfileUpdate(RequestModel):

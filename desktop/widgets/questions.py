@@ -13,13 +13,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.drafts import Draft
 from desktop.http import ApiError
 from desktop.models.paged import Column, PagedTableModel
 from desktop.operations import questions as question_ops
+from desktop.runner import Task
 from desktop.session import Session
 from desktop.widgets.forms import clear_errors, error_label, show_error
 from desktop.widgets.lazy import whenever_shown
 from shared.models import DoctorSummary, Question, Response, XRay
+
+QUESTION_DRAFT = ("question", 0)
 
 
 def question_columns(session: Session) -> list[Column[Question]]:
@@ -80,8 +84,28 @@ class AskForm(QWidget):
         form.addRow("", self.send_button)
         form.addRow("", self.error)
         form.addRow("", self.status)
+        self.text_edit.textChanged.connect(self._text_edited)
         # The films to ask about change (an upload since): offer the current ones every time.
         whenever_shown(self, self.refresh_choices)
+
+    def _text_edited(self) -> None:
+        text, session = self.text_edit.toPlainText(), self._session
+        if not text.strip():
+            session.drafts.drop(QUESTION_DRAFT)
+            return
+
+        def save() -> Task:
+            doctor_id, xray_id = self.doctor_combo.currentData(), self.xray_combo.currentData()
+            return question_ops.ask(
+                session,
+                text.strip(),
+                doctor_id,
+                xray_id,
+                lambda _q: session.drafts.drop(QUESTION_DRAFT),
+                lambda _error: None,
+            )
+
+        session.drafts.keep(QUESTION_DRAFT, Draft("your question to the doctor", text, save))
 
     def _fields(self) -> dict[str, QLabel]:
         return {
@@ -114,9 +138,12 @@ class AskForm(QWidget):
         self.send_button.setEnabled(False)
         clear_errors(self.error, self._fields())
 
+        self.status.setText("")  # only this attempt's outcome is shown
+
         def sent(question: Question) -> None:
             self.send_button.setEnabled(True)
             self.text_edit.clear()
+            self._session.drafts.drop(QUESTION_DRAFT)
             self.status.setText("Your question was sent.")
             self.asked.emit(question)
 
@@ -156,6 +183,8 @@ class AnswerForm(QWidget):
         layout.addWidget(self.text_error)
         layout.addLayout(buttons)
         layout.addWidget(self.error)
+        self._filling = False
+        self.text_edit.textChanged.connect(self._text_edited)
         self.set_question(None)
 
     def set_question(self, question: Question | None) -> None:
@@ -163,6 +192,35 @@ class AnswerForm(QWidget):
         self.send_button.setEnabled(question is not None)
         self.text_edit.setEnabled(question is not None)
         clear_errors(self.error, {"response_text": self.text_error})
+        if question is not None:  # "Answer sent." stays while the queue reloads
+            self.status.setText("")
+        draft = self._session.drafts.get(("answer", question.id)) if question else None
+        self._filling = True
+        self.text_edit.setPlainText(draft.value if draft else "")
+        self._filling = False
+        if draft is not None:
+            self.status.setText("Your unsaved answer is back.")
+
+    def _text_edited(self) -> None:
+        question, session = self.question, self._session
+        if self._filling or question is None:
+            return
+        key, text = ("answer", question.id), self.text_edit.toPlainText()
+        if not text.strip():
+            session.drafts.drop(key)
+            return
+
+        def save() -> Task:
+            return question_ops.answer(
+                session,
+                question.id,
+                text.strip(),
+                lambda _r: session.drafts.drop(key),
+                lambda _error: None,
+            )
+
+        who = question.patient_name or "the patient"
+        session.drafts.keep(key, Draft(f"your answer to {who}", text, save))
 
     def send(self) -> None:
         question = self.question
@@ -170,10 +228,14 @@ class AnswerForm(QWidget):
             return
         text = self.text_edit.toPlainText().strip()
         self.send_button.setEnabled(False)
+        self.status.setText("")
 
         def sent(response: Response) -> None:
             self.send_button.setEnabled(True)
+            self._session.drafts.drop(("answer", question.id))
+            self._filling = True
             self.text_edit.clear()
+            self._filling = False
             self.status.setText("Answer sent.")
             self.answered.emit(response)
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.drafts import Draft
 from desktop.http import ApiError
 from desktop.images import ViewerData
 from desktop.models.paged import display
@@ -23,7 +24,7 @@ from desktop.session import Session
 from desktop.viewer.panel import XRayViewerPanel
 from desktop.widgets.compare import CompareWindow
 from desktop.widgets.dicom_tags import DicomTagPanel
-from desktop.widgets.forms import error_label, set_message, show_error
+from desktop.widgets.forms import clear_errors, error_label, set_message, show_error
 from shared.models import XRay
 
 
@@ -77,6 +78,9 @@ class XRayDetail(QWidget):
         self.error = error_label(self)
         self.tags = DicomTagPanel(self)
         self.panel.annotations_edited.connect(self._marks_edited)
+        self._filling = False  # while the fields show the server's values, edits are no drafts
+        self.result_edit.textChanged.connect(self._result_edited)
+        self.final_check.toggled.connect(self._result_edited)
 
         result_page = QWidget(self)
         result_layout = QVBoxLayout(result_page)
@@ -140,23 +144,72 @@ class XRayDetail(QWidget):
             f"{xray.content_type} · {display(xray.created_at)}"
         )
         self.description.setText(xray.description_of_xray or "")
-        self.result_edit.setPlainText(xray.result_of_xray or "")
-        self.final_check.setChecked(xray.result_final)
+        draft = self._session.drafts.get(("result", xray.id))
+        text, final = draft.value if draft else (xray.result_of_xray or "", xray.result_final)
+        self._filling = True
+        self.result_edit.setPlainText(text)
+        self.final_check.setChecked(final)
+        self._filling = False
+        if draft is not None:
+            self.status.setText("Your unsaved draft of this result is back; it is not saved yet.")
+
+    def _result_edited(self) -> None:
+        xray = self.xray
+        if self._filling or xray is None or not self._can_write_result:
+            return
+        key = ("result", xray.id)
+        text, final = self.result_edit.toPlainText(), self.final_check.isChecked()
+        if text.strip() == (xray.result_of_xray or "").strip() and final == xray.result_final:
+            self._session.drafts.drop(key)
+            return
+        session = self._session
+
+        def save() -> Task:
+            return xray_ops.save_result(
+                session,
+                xray.id,
+                text.strip() or None,
+                final,
+                lambda _saved: session.drafts.drop(key),
+                lambda _error: None,
+            )
+
+        session.drafts.keep(key, Draft(f"the result of “{xray.name_of_xray}”", (text, final), save))
 
     def _loaded(self, data: ViewerData) -> None:
         self._load = None
         self.data = data
         self.panel.show_image(data.image)
+        self.tags.set_tags(data.image.metadata.tags if data.image.metadata else [])
+        xray_id = self.xray.id if self.xray else 0
+        draft = self._session.drafts.get(("marks", xray_id))
+        if draft is not None:
+            self.panel.set_annotations(*draft.value)
+            self.save_marks_button.setEnabled(True)
+            self.status.setText("Your unsaved marks on this film are back; they are not saved yet.")
+            return
         self.panel.set_annotations(
             data.annotations.annotations, data.annotations.calibration_mm_per_pixel
         )
-        self.tags.set_tags(data.image.metadata.tags if data.image.metadata else [])
         self.save_marks_button.setEnabled(False)
-        self.status.setText("Shown from the local cache." if data.from_cache else "")
+        if self._session.drafts.get(("result", xray_id)) is None:  # that notice stays
+            self.status.setText("Shown from the local cache." if data.from_cache else "")
 
     def _marks_edited(self) -> None:
+        xray = self.xray
+        if xray is None:
+            return
         self.save_marks_button.setEnabled(True)
-        self.status.setText("The marks have unsaved changes.")
+        self.status.setText("The marks have unsaved changes (kept while you look at other films).")
+        viewer, session, key = self.panel.viewer, self._session, ("marks", xray.id)
+        marks = (viewer.annotations(), viewer.calibration_mm_per_pixel)
+
+        def save() -> Task:
+            return imaging_ops.save_marks(
+                session, xray.id, *marks, lambda _saved: session.drafts.drop(key), lambda _e: None
+            )
+
+        session.drafts.keep(key, Draft(f"the marks on “{xray.name_of_xray}”", marks, save))
 
     def save_marks(self) -> None:
         xray = self.xray
@@ -166,18 +219,18 @@ class XRayDetail(QWidget):
         annotations, calibration = viewer.annotations(), viewer.calibration_mm_per_pixel
         self.save_marks_button.setEnabled(False)
 
+        self.status.setText("")
+
+        def saved(_result: object) -> None:
+            self._session.drafts.drop(("marks", xray.id))
+            clear_errors(self.error)
+            self.status.setText("Marks saved.")
+
         def failed(error: ApiError) -> None:
             self.save_marks_button.setEnabled(True)
             show_error(error, self.error)
 
-        imaging_ops.save_marks(
-            self._session,
-            xray.id,
-            annotations,
-            calibration,
-            lambda _saved: self.status.setText("Marks saved."),
-            failed,
-        )
+        imaging_ops.save_marks(self._session, xray.id, annotations, calibration, saved, failed)
 
     def save_result(self) -> None:
         xray = self.xray
@@ -186,15 +239,19 @@ class XRayDetail(QWidget):
         text = self.result_edit.toPlainText().strip() or None
         final = self.final_check.isChecked()
         self.save_button.setEnabled(False)
+        self.status.setText("")  # only the outcome of this save is shown
 
         def saved(updated: XRay) -> None:
             self.save_button.setEnabled(True)
+            self._session.drafts.drop(("result", xray.id))
+            clear_errors(self.error)
             self.xray = updated
             self.status.setText("Result saved." + (" The patient can read it." if final else ""))
             self.updated.emit(updated)
 
         def failed(error: ApiError) -> None:
             self.save_button.setEnabled(True)
+            self.status.setText("")
             show_error(error, self.error)
 
         xray_ops.save_result(self._session, xray.id, text, final, saved, failed)

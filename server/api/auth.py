@@ -76,7 +76,10 @@ async def login(ctx: Context) -> web.Response:
     ctx.audit.record(AuditObjectType.session, None, None, actor_id=user.id, outcome=AuditOutcome.ok)
     return json_response(
         LoginResponse(
-            access_token=token, expires_in=ctx.settings.token_ttl, user=User.model_validate(user)
+            access_token=token,
+            expires_in=ctx.settings.token_ttl,
+            user=User.model_validate(user),
+            idle_timeout=ctx.settings.idle_timeout,
         )
     )
 

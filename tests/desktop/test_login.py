@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 from shiboken6 import Shiboken
 
 from desktop.app import DesktopApp
 from desktop.config import Config
+from desktop.drafts import Draft
 from tests.desktop.conftest import PASSWORD, Server, log_in, settle
 
 
@@ -165,16 +166,39 @@ def test_settings_are_remembered(
         again.shutdown()
 
 
-def test_the_idle_time_is_a_preference(qtbot: QtBot, desktop: DesktopApp, server: Server) -> None:
+def test_the_idle_time_is_a_preference_within_the_practices_limit(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    desktop.config.idle_minutes = 240  # an old preference, longer than the practice allows
     patient = server.new_user("patient")
     window = log_in(qtbot, desktop, patient.email)
-    assert window.idle.timer.interval() == 15 * 60_000  # the default
+    assert window.idle.limit_seconds == 15 * 60  # the server's MEDSYS_IDLE_TIMEOUT (900 s)
     window.preferences_action.trigger()
     qtbot.waitUntil(window.preferences.isVisible)
-    window.idle_spin.setValue(30)
+    spin = window.preferences.idle_spin
+    assert spin.maximum() == 15
+    spin.setValue(5)
     window.preferences.accept()
-    assert window.idle.timer.interval() == 30 * 60_000
-    assert desktop.config.idle_minutes == 30
+    assert window.idle.limit_seconds == 5 * 60
+    assert desktop.config.idle_minutes == 5
+
+
+def test_a_warning_counts_down_before_the_idle_log_off_and_input_cancels_it(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    desktop.config.idle_minutes = 0.05  # 3 s: the warning shows for the last 1.5 s
+    patient = server.new_user("patient")
+    window = log_in(qtbot, desktop, patient.email)
+    banner = window.idle_banner
+    qtbot.waitUntil(banner.isVisible, timeout=5000)
+    assert "logged off in" in banner.text()
+    qtbot.mouseMove(window.tabs, QPoint(20, 20))  # the user is back
+    qtbot.waitUntil(lambda: not banner.isVisible())
+    assert desktop.main_window is window
+    # Left alone, the log-off comes, and says what was discarded.
+    window.session.drafts.keep(("answer", 1), Draft("an answer to Paula", "text", lambda: None))  # type: ignore[arg-type, return-value]
+    qtbot.waitUntil(desktop.login_window.isVisible, timeout=8000)
+    assert "Unsaved work was discarded: an answer to Paula." in desktop.login_window.notice.text()
 
 
 def test_quit_logs_out_and_ends_the_program(

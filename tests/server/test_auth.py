@@ -41,6 +41,7 @@ async def test_patient_registers_active_and_logs_in_with_any_email_case(
     body = await login.json()
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 28800
+    assert body["idle_timeout"] == 900  # the practice's limit, for the client's own log-off
     assert body["user"]["id"] == user["id"]
 
 
@@ -308,3 +309,21 @@ async def test_profile_update(client: TestClient, practice: Practice) -> None:
     profile = await (await client.get("/api/profile", headers=patient.headers)).json()
     assert profile["usertype"] == "patient"
     assert profile["full_name"] == "New Name"
+
+
+async def test_validation_messages_read_as_a_person_would_say_them(client: TestClient) -> None:
+    response = await client.post(
+        "/api/register",
+        json={
+            "full_name": "",
+            "email": "short@practice.example",
+            "phone": "+1 555 1",
+            "usertype": "nurse",
+            "password": "short",
+        },
+    )
+    body = await field_problem(response, "password")
+    messages = {error["field"]: error["message"] for error in body["errors"]}
+    assert messages["full_name"] == "This is required."
+    assert messages["password"] == "Write at least 8 characters."
+    assert messages["usertype"] == "Choose one of 'patient' or 'doctor'."
