@@ -60,8 +60,19 @@ class UserRow(Timestamped, Base):
     usertype: Mapped[UserType] = mapped_column(_enum(UserType, "usertype"))
     is_active: Mapped[bool]
     password_hash: Mapped[str] = mapped_column(String(255))
+    # When an admin closed the account (null: open, or a doctor never approved yet).
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_users_usertype_active", "usertype", "is_active", "id"),)
+
+    @property
+    def status(self) -> str:
+        """active, awaiting_approval (a registered doctor) or deactivated (by an admin)."""
+        if self.is_active:
+            return "active"
+        if self.deactivated_at is None and self.usertype == UserType.doctor:
+            return "awaiting_approval"
+        return "deactivated"
 
 
 class SessionRow(Base):

@@ -37,6 +37,8 @@ class User(ResponseModel):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    # medsys extension: why an account is not active (a doctor awaiting approval, or closed)
+    status: Literal["active", "awaiting_approval", "deactivated"] = "active"
 
 
 class RegisterRequest(RequestModel):

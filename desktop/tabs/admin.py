@@ -35,7 +35,7 @@ USER_COLUMNS = [
     Column[User]("Email", lambda u: u.email),
     Column[User]("Phone", lambda u: u.phone),
     Column[User]("Role", lambda u: u.usertype.value),
-    Column[User]("Active", lambda u: u.is_active),
+    Column[User]("State", lambda u: u.status.replace("_", " ")),
     Column[User]("Created", lambda u: u.created_at),
 ]
 
@@ -138,9 +138,11 @@ class UsersTab(QWidget):
             self.list.header.addWidget(widget)
         self.form = UserForm(session, self)
         self.approve_button = QPushButton("Approve doctor", self)
+        self.reactivate_button = QPushButton("Reactivate", self)
         self.deactivate_button = QPushButton("Deactivate…", self)
         actions = QHBoxLayout()
         actions.addWidget(self.approve_button)
+        actions.addWidget(self.reactivate_button)
         actions.addWidget(self.deactivate_button)
         actions.addStretch(1)
         left = QWidget(self)
@@ -152,8 +154,10 @@ class UsersTab(QWidget):
         splitter.addWidget(self.form)
         splitter.setStretchFactor(0, 3)
         QVBoxLayout(self).addWidget(splitter)
+        self._changed_user: User | None = None
         self.list.selected.connect(self._selected)
         self.approve_button.clicked.connect(self.approve)
+        self.reactivate_button.clicked.connect(self.approve)
         self.deactivate_button.clicked.connect(self.deactivate)
         self.form.create_button.clicked.connect(self.create_user)
         self.form.save_button.clicked.connect(self.save)
@@ -169,17 +173,30 @@ class UsersTab(QWidget):
         self.model.set_fetcher(people_ops.users(self._session, role, state, text.strip()))
 
     def _selected(self, user: User | None) -> None:
+        # The list reloads after a change and may no longer hold the account (another state
+        # filter): the form keeps showing it, so the next action applies to what is shown.
+        if user is None and self._changed_user is not None:
+            return
+        self._changed_user = None
         self.form.edit(user)
-        waiting = user is not None and awaits_approval(user)
-        self.approve_button.setEnabled(waiting)
-        self.deactivate_button.setEnabled(user is not None and user.is_active)
+        self._update_actions(user)
 
-    def _changed(self, message: str) -> None:
+    def _update_actions(self, user: User | None) -> None:
+        status = user.status if user is not None else None
+        self.approve_button.setEnabled(user is not None and awaits_approval(user))
+        self.reactivate_button.setEnabled(status == "deactivated")
+        self.deactivate_button.setEnabled(status == "active")
+
+    def _changed(self, user: User, message: str) -> None:
+        """Show the account as the server now has it (never the form's stale copy)."""
+        self.form.edit(user)
         self.form.status.setText(message)
+        self._update_actions(user)
+        self._changed_user = user
         self.reload()
 
     def approve(self) -> None:
-        user = self.list.current_item()
+        user = self.form.user  # the account shown in the form
         if user is None:
             return
 
@@ -187,7 +204,7 @@ class UsersTab(QWidget):
             self._session,
             user.id,
             {"is_active": True},
-            lambda u: self._changed(f"{u.full_name} may now log in."),
+            lambda u: self._changed(u, f"{u.full_name} may now log in."),
             self.form.failed,
         )
 
@@ -195,9 +212,7 @@ class UsersTab(QWidget):
         form = self.form
 
         def created(user: User) -> None:
-            self._changed(f"Created {user.usertype.value} {user.email}.")
-            form.edit(None)
-            form.status.setText(f"Created {user.usertype.value} {user.email}.")
+            self._changed(user, f"Created {user.usertype.value} {user.email}.")
 
         people_ops.create(
             self._session,
@@ -214,23 +229,27 @@ class UsersTab(QWidget):
         form, user = self.form, self.form.user
         if user is None:
             return
-        changes: dict[str, object] = {
+        edited: dict[str, object] = {
             "full_name": form.name_edit.text().strip(),
             "phone": form.phone_edit.text().strip() or None,
-            "usertype": str(form.role_combo.currentData()),
+            "usertype": UserType(form.role_combo.currentData()),
             "is_active": form.active_check.isChecked(),
         }
-
+        # Only what the admin changed: a field left alone never undoes someone else's change.
+        changes = {name: value for name, value in edited.items() if getattr(user, name) != value}
+        if not changes:
+            form.status.setText("Nothing to save: no field was changed.")
+            return
         people_ops.update(
             self._session,
             user.id,
             changes,
-            lambda u: self._changed(f"Saved {u.full_name}."),
+            lambda u: self._changed(u, f"Saved {u.full_name}."),
             form.failed,
         )
 
     def deactivate(self) -> None:
-        user = self.list.current_item()
+        user = self.form.user  # the account shown in the form
         if user is None:
             return
 
@@ -239,12 +258,14 @@ class UsersTab(QWidget):
             "Deactivate account",
             f"Deactivate {user.full_name} ({user.email})? They are logged out at once; "
             "their records are kept.",
-            lambda: people_ops.deactivate(
+            lambda: people_ops.update(
                 self._session,
                 user.id,
-                lambda _r: self._changed(f"Deactivated {user.full_name}."),
+                {"is_active": False},
+                lambda u: self._changed(u, f"Deactivated {u.full_name}."),
                 self.form.failed,
             ),
+            yes_text="Deactivate",
         )
 
 

@@ -95,6 +95,12 @@ class PatientChart(QTabWidget):
         xray_page.setStretchFactor(0, 1)
         xray_page.setStretchFactor(1, 3)
         self.gallery.selected.connect(self.detail.show_xray)
+        # Deleting acts on the selected film: offered only while one is selected.
+        self.gallery.selected.connect(
+            lambda xray: self.delete_xray_button.setEnabled(xray is not None)
+        )
+        self.gallery.model.modelReset.connect(lambda: self.delete_xray_button.setEnabled(False))
+        self.delete_xray_button.setEnabled(False)
         self.gallery.opened.connect(self.detail.show_xray)
         self.uploads.uploaded.connect(lambda _xray: self._reload_xrays())
         self.detail.updated.connect(lambda _xray: self._reload_xrays())

@@ -136,6 +136,8 @@ async def update_user(ctx: Context) -> web.Response:
         await revoke_user_sessions(ctx.db, user.id, ctx.now)
     for name in body.model_fields_set:
         setattr(user, name, getattr(body, name))
+    if "is_active" in body.model_fields_set:
+        user.deactivated_at = None if user.is_active else (user.deactivated_at or ctx.now)
     await ctx.db.flush()
     ctx.audit.record(USER, user.id, _patient_id(user))
     return json_response(User.model_validate(user))
@@ -153,6 +155,7 @@ async def deactivate_user(ctx: Context) -> web.Response:
     user = await _load_user(ctx)
     await _guard_last_admin(ctx, user)
     user.is_active = False
+    user.deactivated_at = user.deactivated_at or ctx.now
     await revoke_user_sessions(ctx.db, user.id, ctx.now)
     ctx.audit.record(USER, user.id, _patient_id(user))
     return no_content()

@@ -53,6 +53,13 @@ def test_approve_create_edit_and_deactivate(
     tab.approve_button.click()
     qtbot.waitUntil(lambda: "may now log in" in tab.form.status.text())
     assert server.call(waiting.email, lambda api: api.profile()).is_active
+    # The form shows the account as the server now has it: Save right away changes nothing
+    # (it deactivated the doctor again when the form kept its stale "inactive").
+    assert tab.form.active_check.isChecked()
+    tab.form.save_button.click()
+    assert tab.form.status.text() == "Nothing to save: no field was changed."
+    settle(qtbot, desktop)
+    assert server.call(waiting.email, lambda api: api.profile()).is_active
 
     tab.form.new_button.click()
     form = tab.form
@@ -81,9 +88,15 @@ def test_approve_create_edit_and_deactivate(
     qtbot.waitUntil(lambda: "Nora Nurse-Admin" in column_texts(tab.model, 0))  # reloaded
     tab.list.select_row(column_texts(tab.model, 0).index("Nora Nurse-Admin"))
     tab.deactivate_button.click()
-    click_confirm(qtbot, tab, "Delete")
+    click_confirm(qtbot, tab, "Deactivate")
     qtbot.waitUntil(lambda: "Deactivated Nora" in form.status.text())
     assert not server.as_admin(lambda api: api.users("admin", None, "nora")).items[0].is_active
+    assert not form.active_check.isChecked()
+    assert tab.reactivate_button.isEnabled()
+    assert not tab.approve_button.isEnabled()  # a closed account is not a doctor to approve
+    tab.reactivate_button.click()
+    qtbot.waitUntil(lambda: "Nora Nurse-Admin may now log in" in form.status.text())
+    assert server.as_admin(lambda api: api.users("admin", None, "nora")).items[0].is_active
 
 
 def test_the_last_admin_cannot_be_removed(
@@ -99,7 +112,7 @@ def test_the_last_admin_cannot_be_removed(
     qtbot.waitUntil(lambda: column_texts(tab.model, 1) == ["admin@medsys.example"])
     tab.list.select_row(0)
     tab.deactivate_button.click()
-    click_confirm(qtbot, tab, "Delete")
+    click_confirm(qtbot, tab, "Deactivate")
     qtbot.waitUntil(tab.form.error.isVisible)
     assert "last active administrator" in tab.form.error.text()
 
@@ -137,13 +150,16 @@ def test_records_delete_with_confirmation(
     assert server.call(patient.email, lambda api: api.histories(patient.id)).items == []
 
     chart.setCurrentIndex(0)
+    assert not chart.delete_xray_button.isEnabled()  # nothing selected: nothing to delete
     chart.gallery.view.setCurrentIndex(chart.gallery.model.index(0, 0))
+    assert chart.delete_xray_button.isEnabled()
     chart.delete_xray_button.click()
     click_confirm(qtbot, chart, "Delete")
     qtbot.waitUntil(
         lambda: chart.gallery.model.rowCount() == 0 and not chart.gallery.model.is_loading
     )
     assert server.call(patient.email, lambda api: api.xrays(patient.id)).items == []
+    assert not chart.delete_xray_button.isEnabled()
 
 
 def test_audit_trail_filters(qtbot: QtBot, desktop: DesktopApp, server: Server) -> None:

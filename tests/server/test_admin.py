@@ -173,3 +173,22 @@ async def test_directory(client: TestClient, practice: Practice) -> None:
         assert [p["id"] for p in found["items"]] == [patient.id]
         everyone = await (await client.get("/api/patients", headers=actor.headers)).json()
         assert {p["usertype"] for p in everyone["items"]} == {"patient"}
+
+
+async def test_a_waiting_doctor_is_told_from_a_closed_account(
+    client: TestClient, practice: Practice
+) -> None:
+    registered = await client.post("/api/register", json=new_user("waiting@practice.example"))
+    doctor = (await registered.json())["user"]
+    assert (doctor["is_active"], doctor["status"]) == (False, "awaiting_approval")
+    path = f"/api/admin/users/{doctor['id']}"
+    headers = practice.admin.headers
+    states = []
+    for change in ({"is_active": True}, {"is_active": False}, {"is_active": True}):
+        response = await client.patch(path, headers=headers, json=change)
+        states.append((await response.json())["status"])
+    assert states == ["active", "deactivated", "active"]
+    patient = await practice.patient()
+    assert (await client.delete(f"/api/admin/users/{patient.id}", headers=headers)).status == 204
+    closed = await (await client.get(f"/api/admin/users/{patient.id}", headers=headers)).json()
+    assert closed["status"] == "deactivated"
