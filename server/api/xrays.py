@@ -224,12 +224,12 @@ async def send_file(
     response = web.StreamResponse(headers=headers)
     response.content_type = content_type
     response.content_length = size
-    await response.prepare(ctx.request)
-    if ctx.request.method == "HEAD":
-        await response.write_eof()
-        return response
     idle_seconds = ctx.settings.body_timeout
     try:
+        await response.prepare(ctx.request)
+        if ctx.request.method == "HEAD":
+            await response.write_eof()
+            return response
         with await asyncio.to_thread(path.open, "rb") as handle:
             while chunk := await asyncio.to_thread(handle.read, STREAM_CHUNK):
                 # A client that stops reading would hold the file and the connection.

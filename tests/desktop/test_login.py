@@ -1,5 +1,8 @@
 """Logging in and out, creating accounts, the idle log-off and remembered settings."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSettings, Qt
@@ -10,6 +13,7 @@ from shiboken6 import Shiboken
 from desktop.app import DesktopApp
 from desktop.config import Config
 from desktop.drafts import Draft
+from server.seed import DEMO_PASSWORD
 from tests.desktop.conftest import PASSWORD, Server, log_in, settle
 
 
@@ -219,3 +223,27 @@ def test_quit_logs_out_and_ends_the_program(
         assert not (tmp_path / "cache" / str(patient.id)).exists()
     finally:
         app.shutdown()
+
+
+def test_quit_during_live_work_ends_the_program_cleanly(server: Server, tmp_path: Path) -> None:
+    # In a process of its own: a crash at exit (a fatal error, a hang) shows as its status.
+    for attempt in range(3):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.desktop.quit_drill",
+                server.url,
+                "paula@medsys.example",
+                DEMO_PASSWORD,
+                str(tmp_path / str(attempt)),
+            ],
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Fatal Python error" not in result.stderr
+        assert "Traceback" not in result.stderr

@@ -125,3 +125,35 @@ async def test_a_download_nobody_reads_is_dropped(server: Running, tmp_path: Pat
         except ConnectionResetError:
             pass
         assert received < film.stat().st_size
+
+
+async def test_a_client_leaving_mid_download_is_not_an_error(tmp_path: Path) -> None:
+    environment = prepared_environment(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'medsys.db'}")
+    film = tmp_path / "noise.png"
+    noise = np.random.default_rng(4).integers(0, 65535, (1500, 2000), dtype=np.uint16)
+    Image.fromarray(noise).save(film, compress_level=1)
+    with running(environment) as server:
+        async with aiohttp.ClientSession() as http:
+            headers = await login(http, server.url)
+            status, xray = await upload_file(http, server.url, headers, film)
+            assert status == 201, xray
+            # Ask for the display pixels (rendered first: it takes a moment) and leave at once,
+            # before the server has answered (a viewer closed as it opened).
+            async with connect(server) as (_reader, writer):
+                writer.write(
+                    f"GET /api/xrays/{xray['id']}/pixels HTTP/1.1\r\nHost: medsys\r\n"
+                    f"Authorization: {headers['Authorization']}\r\n\r\n".encode()
+                )
+                await writer.drain()
+            for path in ("image", "pixels", "thumbnail"):
+                # Read the head of the answer, then go away (a viewer closed mid-download).
+                async with http.get(
+                    f"{server.url}/api/xrays/{xray['id']}/{path}", headers=headers
+                ) as response:
+                    await response.content.read(1024)
+                    response.close()
+            async with http.get(f"{server.url}/api/health") as response:
+                assert response.status == 200
+        output = server.server.stop()
+    assert "Traceback" not in output
+    assert "ERROR" not in output
