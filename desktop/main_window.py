@@ -35,6 +35,9 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         for title, widget in tabs_for(session):
             self.tabs.addTab(widget, title)
+            requested = getattr(widget, "xray_requested", None)
+            if requested is not None:
+                requested.connect(self.open_xray)
         self.idle_banner = IdleBanner(self)
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -134,6 +137,15 @@ class MainWindow(QMainWindow):
     def _disconnected(self, detail: str) -> None:
         self.connection.setText(f"● Offline: {detail}")
         self.connection.setStyleSheet("color: #b00020;")
+
+    def open_xray(self, xray_id: int) -> None:
+        """Show a film in the tab that shows films (a patient's X-rays)."""
+        for index in range(self.tabs.count()):
+            opener = getattr(self.tabs.widget(index), "open_xray_id", None)
+            if opener is not None:
+                self.tabs.setCurrentIndex(index)
+                opener(xray_id)
+                return
 
     def tab(self, title: str) -> QWidget:
         for index in range(self.tabs.count()):

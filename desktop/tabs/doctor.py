@@ -36,6 +36,8 @@ class PendingTab(QWidget):
         context.addTab(self.xray, "Attached x-ray")
         context.addTab(self.history, "Medical history")
         self.context = context
+        # The film a question is about is beside it already: the link brings it to the front.
+        self.thread_view.xray_requested.connect(lambda _id: context.setCurrentWidget(self.xray))
         question = QWidget(self)
         question_layout = QVBoxLayout(question)
         question_layout.addWidget(self.patient_label)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 from desktop.models.paged import Column, PagedTableModel
 from desktop.operations import audit as audit_ops
 from desktop.operations import questions as question_ops
+from desktop.operations import xrays as xray_ops
 from desktop.roles import writes_results
 from desktop.session import Session
 from desktop.widgets.history import HistoryPanel
@@ -32,6 +33,9 @@ from shared.models import AuditEvent, Question
 class QuestionsTab(QWidget):
     """My questions with their status; ask a new one; read the answers."""
 
+    # The reader followed a question's link to its film: the window opens it in X-rays.
+    xray_requested = Signal(int)
+
     def __init__(self, session: Session) -> None:
         super().__init__()
         self._session = session
@@ -46,6 +50,7 @@ class QuestionsTab(QWidget):
         self.new_button = QPushButton("Ask a question…", self)
         self.list.header.addWidget(self.new_button)
         self.thread_view = ThreadView(self)
+        self.thread_view.xray_requested.connect(self.xray_requested)
         self.ask_form = AskForm(session, self)
         self.right = QStackedWidget(self)
         self.right.addWidget(self.thread_view)
@@ -113,6 +118,17 @@ class XRaysTab(QWidget):
             return
         self.detail.show_xray(xray)  # type: ignore[arg-type]
         self.pages.setCurrentIndex(1)
+
+    def open_xray_id(self, xray_id: int) -> None:
+        """Open one of my films by its id (from a question's link)."""
+        self.pages.setCurrentIndex(1)
+        self.detail.panel.show_loading(0, 0)
+        xray_ops.one(
+            self._session,
+            xray_id,
+            self.open_xray,
+            lambda error: self.detail.panel.show_message(error.detail),
+        )
 
     def show_gallery(self) -> None:
         self.detail.show_xray(None)

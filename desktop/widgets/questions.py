@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from desktop.drafts import Draft
 from desktop.http import ApiError
-from desktop.models.paged import Column, PagedTableModel
+from desktop.models.paged import Column, PagedTableModel, display
 from desktop.operations import questions as question_ops
 from desktop.runner import Task
 from desktop.session import Session
@@ -128,7 +128,9 @@ class AskForm(QWidget):
             self.xray_combo.clear()
             self.xray_combo.addItem("No x-ray", None)
             for xray in xrays:
-                self.xray_combo.addItem(f"{xray.name_of_xray} (#{xray.id})", xray.id)
+                self.xray_combo.addItem(
+                    f"{xray.name_of_xray} · {display(xray.created_at)[:10]}", xray.id
+                )
 
         question_ops.choices_for_asking(session, fill, lambda error: show_error(error, self.error))
 

@@ -2,6 +2,7 @@
 
 from html import escape
 
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from desktop.models.paged import display
@@ -9,10 +10,20 @@ from shared.models import Question
 
 
 class ThreadView(QTextBrowser):
+    """`xray_requested(id)` when the reader follows the link to the film asked about."""
+
+    xray_requested = Signal(int)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setOpenLinks(False)
+        self.setAccessibleName("Question and answers")
         self.setPlaceholderText("Select a question to read it and its answers.")
+        self.anchorClicked.connect(self._follow)
+
+    def _follow(self, url: QUrl) -> None:
+        if url.scheme() == "xray" and url.path().isdigit():
+            self.xray_requested.emit(int(url.path()))
 
     def show_question(self, question: Question | None, names: dict[int, str]) -> None:
         if question is None:
@@ -34,7 +45,10 @@ class ThreadView(QTextBrowser):
             f"<p>{paragraphs(question.question_text)}</p>",
         ]
         if question.xray_id is not None:
-            parts.append(f"<p><i>About x-ray #{question.xray_id}</i></p>")
+            parts.append(
+                f"<p><a href='xray:{question.xray_id}'>Open the x-ray this question is about"
+                "</a></p>"
+            )
         if not question.responses:
             parts.append("<p style='color:gray'><i>No answer yet.</i></p>")
         for response in question.responses:

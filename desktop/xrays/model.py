@@ -20,13 +20,22 @@ from shared.models import XRay
 Index = QModelIndex | QPersistentModelIndex
 
 
+TILE_SIZE = QSize(156, 190)
+
+
+def tile_text(xray: XRay) -> str:
+    """What a tile says: the film, when, and whether its result is ready."""
+    state = "result ready" if xray.result_final else "awaiting result"
+    return f"{xray.name_of_xray}\n{display(xray.created_at)[:10]} · {state}"
+
+
 class XRayModel(PagedTableModel[XRay]):
     """X-rays with their thumbnails as decoration, fetched as the rows arrive."""
 
     def __init__(self, session: Session) -> None:
         super().__init__(
             session.submit,
-            [Column("X-ray", lambda x: f"{x.name_of_xray}\n{display(x.created_at)}")],
+            [Column("X-ray", tile_text)],
         )
         self._session = session
         self._icons: dict[int, QIcon] = {}
@@ -38,6 +47,9 @@ class XRayModel(PagedTableModel[XRay]):
         if role == Qt.ItemDataRole.ToolTipRole and index.isValid():
             xray = self.item(index.row())
             return f"{xray.name_of_xray} ({xray.type_of_xray.value}, {xray.width}×{xray.height})"
+        if role == Qt.ItemDataRole.SizeHintRole:
+            # The whole tile, not only the picture and its text, takes the click.
+            return TILE_SIZE - QSize(8, 8)
         return super().data(index, role)
 
     def _fetch_thumbnails(self, _parent: QModelIndex, first: int, last: int) -> None:
@@ -73,7 +85,9 @@ class XRayGallery(QWidget):
         self.view = QListView(self)
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setIconSize(QSize(128, 128))
-        self.view.setGridSize(QSize(156, 176))
+        self.view.setGridSize(TILE_SIZE)
+        self.view.setUniformItemSizes(True)
+        self.view.setAccessibleName("X-rays")
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
         self.view.setWordWrap(True)

@@ -257,3 +257,53 @@ def test_preview_names_a_file_that_is_no_image(
     preview.show()
     qtbot.waitUntil(preview.panel.message.isVisible)
     assert "notes.png is not a PNG, JPEG or DICOM image." in preview.panel.message.text()
+
+
+def test_finding_films_by_name_date_and_state(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    patient = server.new_user("patient")
+    doctor = server.new_user("doctor")
+    image = tmp_path / "ankle.png"
+    write_png(image, radiograph_pixels(120, 100))
+    ankle = server.call(patient.email, lambda api: upload(api, image, "Ankle", "limb"))
+    server.call(doctor.email, lambda api: write_result(api, ankle.id, "Sprain.", final=True))
+    window = log_in(qtbot, desktop, patient.email)
+
+    # The tiles say whether a result is ready.
+    films = window.tab("X-rays")
+    assert isinstance(films, XRaysTab)
+    settle(qtbot, desktop)
+    tile = films.gallery.model.index(0, 0).data()
+    assert tile.startswith("Ankle\n")
+    assert tile.endswith("result ready")
+
+    # A film uploaded after logging in is offered when asking (the form reads it when shown).
+    later = tmp_path / "knee.png"
+    write_png(later, radiograph_pixels(100, 120))
+    knee = server.call(patient.email, lambda api: upload(api, later, "Knee", "limb"))
+    questions = window.tab("Questions")
+    assert isinstance(questions, QuestionsTab)
+    questions.new_button.click()
+    form = questions.ask_form
+    qtbot.waitUntil(lambda: form.xray_combo.count() == 3)
+    choices = [form.xray_combo.itemText(i) for i in range(form.xray_combo.count())]
+    assert choices[0] == "No x-ray"
+    assert sorted(choice.split(" · ")[0] for choice in choices[1:]) == ["Ankle", "Knee"]
+    assert all("#" not in choice for choice in choices)  # names and dates, not ids
+
+    # Asked about the knee, the thread links to it, and the link opens it.
+    form.xray_combo.setCurrentIndex(form.xray_combo.findData(knee.id))
+    qtbot.keyClicks(form.text_edit, "Is my knee fine?")
+    form.send_button.click()
+    qtbot.waitUntil(lambda: questions.model.rowCount() == 1)
+    questions.list.select_row(0)
+    assert "Open the x-ray this question is about" in questions.thread_view.toPlainText()
+    # Followed by keyboard: Tab to the link, Enter.
+    thread = questions.thread_view
+    window.activateWindow()
+    thread.setFocus()
+    qtbot.keyClick(thread, Qt.Key.Key_Tab)
+    qtbot.keyClick(thread, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: films.detail.xray is not None and films.detail.xray.id == knee.id)
+    assert window.tabs.currentWidget() is films
