@@ -239,6 +239,14 @@ class XRayViewer(QGraphicsView):
         self.zoom_changed.emit(self.zoom)
         self.view_changed.emit()
 
+    def fitted_zoom(self) -> float:
+        """The zoom at which the whole image fits the view."""
+        if not self.has_image:
+            return 1.0
+        shown = self.canvas.sceneBoundingRect()
+        viewport = self.viewport().rect()
+        return min(viewport.width() / shown.width(), viewport.height() / shown.height())
+
     def set_zoom(self, zoom: float) -> None:
         self.zoom_by(zoom / self.zoom if self.zoom else 1.0)
 

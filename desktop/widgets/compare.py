@@ -20,6 +20,7 @@ class ComparePane(QWidget):
         for xray in xrays:
             self.choice.addItem(f"{xray.name_of_xray} ({xray.created_at:%Y-%m-%d})", xray.id)
         self.panel = XRayViewerPanel(self)
+        self.loading = False
         self.choice.currentIndexChanged.connect(self._load)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -39,12 +40,29 @@ class ComparePane(QWidget):
         xray, session = self.xrays[index], self._session
 
         def loaded(data: ViewerData) -> None:
-            self.panel.show_image(data.image)
+            # Each side opens fitted, in its own window: the other side does not follow this.
+            self.loading = True
+            try:
+                self.panel.show_image(data.image)
+            finally:
+                self.loading = False
 
         task = imaging_ops.load(
             session, xray, loaded, lambda error: self.panel.show_message(error.detail)
         )
         task.progressed.connect(self.panel.show_loading)
+
+
+def counterpart(first: XRay, xrays: list[XRay]) -> XRay:
+    """The film to compare `first` with: the most recent earlier one of the same kind (the
+    same body part), else the most recent other of that kind, else the most recent other."""
+    others = sorted((x for x in xrays if x.id != first.id), key=lambda x: x.created_at)
+    same_kind = [x for x in others if x.type_of_xray == first.type_of_xray]
+    earlier = [x for x in same_kind if x.created_at <= first.created_at]
+    for candidates in (earlier, same_kind, others):
+        if candidates:
+            return candidates[-1]
+    return first
 
 
 class CompareWindow(QWidget):
@@ -74,35 +92,56 @@ class CompareWindow(QWidget):
                 lambda s=source, t=target: self._follow_view(s, t)
             )
             source.panel.viewer.window_changed.connect(
-                lambda center, width, t=target: self._follow_window(t, center, width)
+                lambda center, width, s=source, t=target: self._follow_window(s, t, center, width)
             )
         self.left.choose(first.id)
-        others = [xray for xray in xrays if xray.id != first.id]
-        self.right.choose(others[0].id if others else first.id)
+        self.right.choose(counterpart(first, xrays).id)
         self.resize(1400, 800)
+
+    def _linked(self, source: ComparePane, target: ComparePane) -> bool:
+        return (
+            not self._syncing
+            and self.link.isChecked()
+            and not (source.loading or target.loading)
+            and source.panel.viewer.has_image
+            and target.panel.viewer.has_image
+        )
 
     def _follow_view(self, source: ComparePane, target: ComparePane) -> None:
         viewer, other = source.panel.viewer, target.panel.viewer
-        if self._syncing or not self.link.isChecked() or not (viewer.has_image and other.has_image):
+        if not self._linked(source, target):
             return
         self._syncing = True
         try:
-            # The same zoom, and the same relative point of each image in the centre.
+            # The same magnification relative to each one's fitted size (two films of
+            # different sizes stay comparable), and the same relative point in the centre.
             width, height = viewer.image_size
             other_width, other_height = other.image_size
             center = viewer.view_center()
-            other.set_zoom(viewer.zoom)
+            other.set_zoom(other.fitted_zoom() * viewer.zoom / viewer.fitted_zoom())
             other.center_on_image_point(
                 QPointF(center.x() / width * other_width, center.y() / height * other_height)
             )
         finally:
             self._syncing = False
 
-    def _follow_window(self, target: ComparePane, center: float, width: float) -> None:
-        if self._syncing or not self.link.isChecked() or not target.panel.viewer.has_image:
+    def _follow_window(
+        self, source: ComparePane, target: ComparePane, center: float, width: float
+    ) -> None:
+        if not self._linked(source, target):
             return
         self._syncing = True
         try:
-            target.panel.viewer.set_window(Window(center, width))
+            # The same window relative to each film's own range of values: a 16-bit film
+            # and an 8-bit one brighten and widen together rather than take equal numbers.
+            mine, theirs = (
+                source.panel.viewer.modality_range(),
+                target.panel.viewer.modality_range(),
+            )
+            scale = theirs.width / mine.width
+            low, other_low = mine.center - mine.width / 2, theirs.center - theirs.width / 2
+            target.panel.viewer.set_window(
+                Window(other_low + (center - low) * scale, max(width * scale, 1e-6))
+            )
         finally:
             self._syncing = False

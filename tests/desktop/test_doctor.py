@@ -8,8 +8,9 @@ from pytestqt.qtbot import QtBot
 
 from desktop.app import DesktopApp
 from desktop.tabs.doctor import PatientsTab, PendingTab
-from server.demo_images import radiograph_pixels, write_dicom
-from shared.windowing import Window
+from desktop.viewer.view import XRayViewer
+from server.demo_images import radiograph_pixels, write_dicom, write_png
+from shared.windowing import Window, robust_window
 from tests.desktop.conftest import Server, column_texts, log_in, open_chart, settle
 from tests.desktop.meanwhile import add_history, ask, upload
 from tests.desktop.test_viewer import click
@@ -187,19 +188,24 @@ def test_compare_two_films_with_linked_views(
 ) -> None:
     doctor = server.new_user("doctor")
     patient = server.new_user("patient", "Compared Person")
-    for year, seed in ((2025, 1), (2026, 2)):
-        image = tmp_path / f"chest{year}.dcm"
+    for name, seed in (("Chest 2025", 1), ("Chest 2026", 2)):
+        image = tmp_path / f"{name}.dcm"
         write_dicom(image, radiograph_pixels(400, 500, seed=seed))
-        server.call(
-            patient.email,
-            lambda api, image=image, year=year: upload(api, image, f"Chest {year}", "chest"),
-        )
+        server.call(patient.email, lambda api, image=image, n=name: upload(api, image, n, "chest"))
+    # The newest film is of another body part, and 16-bit on a wider range: not the one to
+    # compare a chest with.
+    hand = tmp_path / "hand.png"
+    write_png(hand, radiograph_pixels(300, 200, seed=3) * 16)
+    server.call(patient.email, lambda api: upload(api, hand, "Hand 2026", "limb"))
     window = log_in(qtbot, desktop, doctor.email)
     tab = window.tab("Patients")
     assert isinstance(tab, PatientsTab)
     open_chart(qtbot, desktop, tab, "Compared Person")
     detail = tab.chart.detail
-    tab.chart.gallery.view.setCurrentIndex(tab.chart.gallery.model.index(0, 0))
+    gallery = tab.chart.gallery
+    qtbot.waitUntil(lambda: gallery.model.rowCount() == 3)
+    names = [gallery.model.item(row).name_of_xray for row in range(3)]
+    gallery.view.setCurrentIndex(gallery.model.index(names.index("Chest 2026"), 0))
     qtbot.waitUntil(lambda: detail.data is not None)
     detail.compare_button.click()
     qtbot.waitUntil(lambda: detail.compare_window is not None)
@@ -209,14 +215,41 @@ def test_compare_two_films_with_linked_views(
     left, right = compare.left.panel.viewer, compare.right.panel.viewer
     qtbot.waitUntil(lambda: left.has_image and right.has_image)
     assert compare.left.choice.currentText().startswith("Chest 2026")
+    # The most recent earlier film of the same body part, not the newest one.
     assert compare.right.choice.currentText().startswith("Chest 2025")
+    # Each side opens fitted and in its own window.
+    assert left.fit_mode
+    assert right.fit_mode
+    for viewer in (left, right):
+        assert viewer.current_window == robust_window(
+            viewer._stored,
+            viewer._offset,
+            viewer._scale,
+        )
 
     left.zoom_by(2.0)
-    assert right.zoom == pytest.approx(left.zoom)
+    assert right.zoom / right.fitted_zoom() == pytest.approx(left.zoom / left.fitted_zoom())
     left.set_window(Window(1000, 300))
-    assert right.current_window == Window(1000, 300)
+    assert relative(right) == pytest.approx(relative(left))
+    before = right.current_window
     compare.link.setChecked(False)
     left.zoom_by(1.5)
-    assert right.zoom != pytest.approx(left.zoom)
+    assert right.zoom / right.fitted_zoom() != pytest.approx(left.zoom / left.fitted_zoom())
     left.set_window(Window(2000, 800))
-    assert right.current_window == Window(1000, 300)
+    assert right.current_window == before
+
+    # Against a film on another range, the link keeps the relative window.
+    compare.link.setChecked(True)
+    compare.right.choose(next(x.id for x in compare.right.xrays if x.name_of_xray == "Hand 2026"))
+    qtbot.waitUntil(lambda: right.image_size == (300, 200))
+    left.set_window(Window(1500, 600))
+    assert relative(right) == pytest.approx(relative(left))
+
+
+def relative(viewer: XRayViewer) -> tuple[float, float]:
+    """A viewer's window as fractions of its image's range: (level, width)."""
+    assert viewer.current_window is not None
+    whole = viewer.modality_range()
+    low = whole.center - whole.width / 2
+    window = viewer.current_window
+    return (window.center - low) / whole.width, window.width / whole.width
