@@ -32,9 +32,18 @@ class XRayViewerPanel(QWidget):
 
     annotations_edited = Signal()
 
-    def __init__(self, parent: QWidget | None = None, *, can_annotate: bool = False) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        can_annotate: bool = False,
+        help_anywhere_in_window: bool = True,
+    ) -> None:
         super().__init__(parent)
         self.can_annotate = can_annotate
+        # F1 works wherever the focus is in the window (a film opened from a list keeps the
+        # focus in the list); a window with two viewers gives it to one of them.
+        self._help_anywhere = help_anywhere_in_window
         self.viewer = XRayViewer(self)
         self.view_bar = QToolBar("View", self)
         self.window_bar = QToolBar("Window", self)
@@ -149,7 +158,9 @@ class XRayViewerPanel(QWidget):
         tools.addSeparator()
         self._action(tools, OTHER["magnifier"], self._toggle_magnifier, checkable=True)
         self._action(tools, OTHER["export"], self.choose_export)
-        self._action(tools, OTHER["help"], self._toggle_help, checkable=True)
+        help_action = self._action(tools, OTHER["help"], self._toggle_help, checkable=True)
+        if self._help_anywhere:
+            help_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 
     def _update_actions(self) -> None:
         has_image = self.viewer.has_image
@@ -165,10 +176,12 @@ class XRayViewerPanel(QWidget):
             widget.setEnabled(has_image)
 
     def help_text(self) -> str:
+        """The shortcuts of the tools this user has (a patient's help lists no drawing tools)."""
         return help_html(
             [
                 (action.shortcut().toString(), action.toolTip().rsplit(" (", 1)[0])
-                for action in self.actions_by_key.values()
+                for key, action in self.actions_by_key.items()
+                if self.can_annotate or key not in EDITING
             ]
         )
 

@@ -33,6 +33,8 @@ from shared.windowing import Window, full_window, robust_window, window_lut
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 WHEEL_STEP = 1.25
 FULL_RENDER_DELAY_MS = 150
+# A press and release this far apart (screen pixels) is a drag, not a click.
+DRAG_PIXELS = 4
 
 
 class XRayViewer(QGraphicsView):
@@ -72,6 +74,7 @@ class XRayViewer(QGraphicsView):
         self.flipped_horizontally = False
         self.flipped_vertically = False
         self._window_drag: tuple[QPoint, Window] | None = None
+        self._pressed_at: QPointF | None = None  # where a tool's press went down
         self._full_render = QTimer(self)
         self._full_render.setSingleShot(True)
         self._full_render.setInterval(FULL_RENDER_DELAY_MS)
@@ -315,6 +318,7 @@ class XRayViewer(QGraphicsView):
             event.accept()
             return None
         if event.button() == Qt.MouseButton.LeftButton and self.tool != Tool.navigate:
+            self._pressed_at = event.position()
             self._place_point(self.image_point(event.position()))
             event.accept()
             return None
@@ -346,6 +350,15 @@ class XRayViewer(QGraphicsView):
         if event.button() == Qt.MouseButton.RightButton and self._window_drag is not None:
             self._window_drag = None
             self._render(preview=False)
+            event.accept()
+            return
+        pressed_at, self._pressed_at = self._pressed_at, None
+        if event.button() == Qt.MouseButton.LeftButton and pressed_at is not None:
+            # Press, drag, release places the next point where the button came up (click,
+            # click works too: a release where it went down places nothing).
+            moved = event.position() - pressed_at
+            if self.marks.placing and abs(moved.x()) + abs(moved.y()) > DRAG_PIXELS:
+                self._place_point(self.image_point(event.position()))
             event.accept()
             return
         super().mouseReleaseEvent(event)

@@ -12,14 +12,21 @@ from shared.windowing import Window
 
 
 class ComparePane(QWidget):
-    def __init__(self, session: Session, xrays: list[XRay], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        xrays: list[XRay],
+        parent: QWidget | None = None,
+        *,
+        help_anywhere: bool = False,
+    ) -> None:
         super().__init__(parent)
         self._session = session
         self.xrays = xrays
         self.choice = QComboBox(self)
         for xray in xrays:
             self.choice.addItem(f"{xray.name_of_xray} ({xray.created_at:%Y-%m-%d})", xray.id)
-        self.panel = XRayViewerPanel(self)
+        self.panel = XRayViewerPanel(self, help_anywhere_in_window=help_anywhere)
         self.loading = False
         self.choice.currentIndexChanged.connect(self._load)
         layout = QVBoxLayout(self)
@@ -73,7 +80,7 @@ class CompareWindow(QWidget):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Compare x-rays — {session.name(first.user_id, 'patient')}")
-        self.left = ComparePane(session, xrays, self)
+        self.left = ComparePane(session, xrays, self, help_anywhere=True)
         self.right = ComparePane(session, xrays, self)
         self.link = QCheckBox("Link zoom, pan and window/level", self)
         self.link.setChecked(True)

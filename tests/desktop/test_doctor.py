@@ -253,3 +253,27 @@ def relative(viewer: XRayViewer) -> tuple[float, float]:
     low = whole.center - whole.width / 2
     window = viewer.current_window
     return (window.center - low) / whole.width, window.width / whole.width
+
+
+def test_f1_shows_the_viewers_help_wherever_the_focus_is(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
+    doctor = server.new_user("doctor")
+    patient = server.new_user("patient", "Helped Person")
+    image = tmp_path / "film.png"
+    write_png(image, radiograph_pixels(120, 100))
+    server.call(patient.email, lambda api: upload(api, image, "Film", "other"))
+    window = log_in(qtbot, desktop, doctor.email)
+    tab = window.tab("Patients")
+    assert isinstance(tab, PatientsTab)
+    open_chart(qtbot, desktop, tab, "Helped Person")
+    gallery = tab.chart.gallery
+    qtbot.waitUntil(lambda: gallery.model.rowCount() == 1)
+    # The film is opened from the list, and the focus stays in the list.
+    window.activateWindow()
+    gallery.view.setFocus()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: tab.chart.detail.panel.viewer.has_image)
+    assert gallery.view.hasFocus()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_F1)
+    assert tab.chart.detail.panel.help_overlay.isVisible()

@@ -8,6 +8,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QInputDialog
 from pytestqt.qtbot import QtBot
 
+from desktop.viewer.actions import EDITING, MARK_TOOLS, OTHER
 from desktop.viewer.image import DisplayImage
 from desktop.viewer.panel import XRayViewerPanel
 from desktop.viewer.view import Tool
@@ -282,3 +283,33 @@ def test_export_the_view(qtbot: QtBot, panel: XRayViewerPanel, tmp_path: Path) -
         size = exported.size
     viewport = panel.viewer.viewport()
     assert size == (viewport.width(), viewport.height())
+
+
+def test_a_distance_is_measured_by_press_drag_release_too(
+    qtbot: QtBot, panel: XRayViewerPanel
+) -> None:
+    viewer = panel.viewer
+    qtbot.keyClick(viewer, Qt.Key.Key_1)
+    qtbot.keyClick(viewer, Qt.Key.Key_D)
+    port = viewer.viewport()
+    qtbot.mousePress(port, Qt.MouseButton.LeftButton, pos=at(panel, 100, 100))
+    qtbot.mouseMove(port, at(panel, 200, 100))
+    qtbot.mouseRelease(port, Qt.MouseButton.LeftButton, pos=at(panel, 300, 100))
+    assert viewer.mark_labels() == ["20.0 mm"]  # 200 columns × 0.1 mm
+    # A click that does not move is a click: one point, the line waits for the second.
+    click(qtbot, panel, 100, 200)
+    assert len(viewer.annotations()) == 1
+    click(qtbot, panel, 100, 250)
+    assert viewer.mark_labels() == ["20.0 mm", "10.0 mm"]
+
+
+def test_a_patient_s_help_lists_only_the_patient_s_tools(qtbot: QtBot) -> None:
+    reader = XRayViewerPanel(can_annotate=False)
+    qtbot.addWidget(reader)
+    reader.show_image(DisplayImage(radiograph_pixels(64, 48), bits=16, metadata=metadata(None)))
+    text = reader.help_text()
+    assert "Zoom in" in text
+    drawing = [spec for tool, spec in MARK_TOOLS.items() if tool != Tool.navigate]
+    for spec in [*drawing, OTHER["delete"]]:
+        assert spec.key in EDITING
+        assert spec.tip.replace(":", "")[:20] not in text.replace(":", "")
