@@ -3,6 +3,8 @@
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,6 +43,17 @@ from shared.models import (
 __all__ = ["ApiClient", "ApiError", "all_pages"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilters:
+    """What the admin's audit trail is narrowed to (None: any)."""
+
+    actor_id: int | None = None
+    patient_id: int | None = None
+    action: str | None = None
+    since: date | None = None
+    until: date | None = None
 
 
 async def all_pages(fetch: Callable[[str | None], Awaitable[Page[ModelT]]]) -> list[ModelT]:
@@ -208,15 +221,13 @@ class ApiClient(HttpClient):
     async def deactivate_user(self, user_id: int) -> None:
         await self._call("DELETE", f"/api/admin/users/{user_id}")
 
-    async def audit(
-        self,
-        actor_id: int | None,
-        patient_id: int | None,
-        action: str | None,
-        cursor: str | None = None,
-    ) -> Page[AuditEvent]:
-        return await self._page(
-            AuditEvent,
-            "/api/admin/audit",
-            {"actor_id": actor_id, "patient_id": patient_id, "action": action, "cursor": cursor},
-        )
+    async def audit(self, filters: AuditFilters, cursor: str | None = None) -> Page[AuditEvent]:
+        params = {
+            "actor_id": filters.actor_id,
+            "patient_id": filters.patient_id,
+            "action": filters.action,
+            "since": filters.since.isoformat() if filters.since else None,
+            "until": filters.until.isoformat() if filters.until else None,
+            "cursor": cursor,
+        }
+        return await self._page(AuditEvent, "/api/admin/audit", params)

@@ -36,7 +36,7 @@ def awaits_approval(user: User) -> bool:
 def tabs_for(session: Session) -> list[tuple[str, QWidget]]:
     """(title, widget) for every tab of the user's role, in order."""
     # Imported here: the tabs use the rules above.
-    from desktop.tabs import admin, doctor, patient
+    from desktop.tabs import admin, audit, doctor, patient
 
     role = session.user.usertype
     if role == UserType.patient:
@@ -54,5 +54,5 @@ def tabs_for(session: Session) -> list[tuple[str, QWidget]]:
     return [
         ("Users", admin.UsersTab(session)),
         ("Records", admin.RecordsTab(session)),
-        ("Audit", admin.AuditTab(session)),
+        ("Audit", audit.AuditTab(session)),
     ]

@@ -47,6 +47,7 @@ class AuditTrail:
         action: AuditAction | None = None,
         outcome: AuditOutcome = AuditOutcome.ok,
         actor_id: int | None = None,
+        detail: str | None = None,
     ) -> None:
         self.events.append(
             AuditEventRow(
@@ -58,6 +59,7 @@ class AuditTrail:
                 patient_id=patient_id,
                 outcome=outcome,
                 ip=self.ip,
+                detail=detail,
             )
         )
 

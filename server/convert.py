@@ -1,12 +1,14 @@
 """ORM rows to wire models, where a field is derived rather than stored."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import result_visible
-from server.orm import AuditEventRow, UserRow, XRayRow
+from server.orm import AuditEventRow, MedicalHistoryRow, QuestionRow, UserRow, XRayRow
+from shared.enums import AuditObjectType
 from shared.models import AuditEvent, XRay
 
 
@@ -31,9 +33,47 @@ def xray_out(row: XRayRow, viewer: UserRow) -> XRay:
     )
 
 
+# Where the name of an audited object is read: (table's id column, its name column).
+_FILMS = (XRayRow.id, XRayRow.name_of_xray)
+OBJECT_NAMES = {
+    AuditObjectType.xray: _FILMS,
+    AuditObjectType.xray_image: _FILMS,
+    AuditObjectType.xray_thumbnail: _FILMS,
+    AuditObjectType.question: (QuestionRow.id, QuestionRow.question_text),
+    AuditObjectType.medical_history: (MedicalHistoryRow.id, MedicalHistoryRow.name_of_surgery),
+    AuditObjectType.user: (UserRow.id, UserRow.full_name),
+}
+NAME_CHARS = 80
+
+
+async def _object_names(
+    db: AsyncSession, rows: Sequence[AuditEventRow]
+) -> dict[tuple[AuditObjectType, int], str]:
+    """The names of the objects a page of events is about, one query per kind of object."""
+    wanted: dict[tuple[Any, Any], set[int]] = {}
+    for row in rows:
+        columns = OBJECT_NAMES.get(row.object_type)
+        if columns is not None and row.object_id is not None:
+            wanted.setdefault(columns, set()).add(row.object_id)
+    found: dict[tuple[Any, Any], dict[int, str]] = {}
+    for (id_column, name_column), ids in wanted.items():
+        result = await db.execute(select(id_column, name_column).where(id_column.in_(ids)))
+        found[(id_column, name_column)] = {
+            object_id: " ".join(str(name).split())[:NAME_CHARS] for object_id, name in result
+        }
+    names = {}
+    for row in rows:
+        columns = OBJECT_NAMES.get(row.object_type)
+        if columns is not None and row.object_id is not None:
+            name = found.get(columns, {}).get(row.object_id)
+            if name is not None:
+                names[(row.object_type, row.object_id)] = name
+    return names
+
+
 async def audit_events_out(db: AsyncSession, rows: Sequence[AuditEventRow]) -> list[AuditEvent]:
-    """Audit events with the names (and the actor's role) of the people they mention, read in
-    one query for the page."""
+    """Audit events with the names of the people (and the actor's role) and of the object
+    they mention, read in a few queries for the page."""
     ids = {row.actor_id for row in rows} | {row.patient_id for row in rows}
     people = {
         user_id: (full_name, usertype)
@@ -43,6 +83,7 @@ async def audit_events_out(db: AsyncSession, rows: Sequence[AuditEventRow]) -> l
             )
         )
     }
+    objects = await _object_names(db, rows)
     events = []
     for row in rows:
         actor = people.get(row.actor_id) if row.actor_id is not None else None
@@ -50,5 +91,7 @@ async def audit_events_out(db: AsyncSession, rows: Sequence[AuditEventRow]) -> l
         event = AuditEvent.model_validate(row)
         event.actor_name, event.actor_role = actor if actor else (None, None)
         event.patient_name = patient[0] if patient else None
+        if row.object_id is not None:
+            event.object_name = objects.get((row.object_type, row.object_id))
         events.append(event)
     return events

@@ -209,6 +209,8 @@ class AuditEventRow(Base):
     patient_id: Mapped[int | None] = mapped_column(IdType)
     outcome: Mapped[AuditOutcome] = mapped_column(_enum(AuditOutcome, "audit_outcome"))
     ip: Mapped[str | None] = mapped_column(String(64))
+    # What a change was, in words, where the action alone does not say ("approved").
+    detail: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         Index("ix_audit_events_actor_id_id", "actor_id", "id"),

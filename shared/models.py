@@ -218,6 +218,10 @@ class AuditEvent(ResponseModel):
     actor_name: str | None = None
     actor_role: UserType | None = None
     patient_name: str | None = None
+    # medsys extension: the object's name (the film's, the question's first words) and, for
+    # changes to accounts, what the change was ("approved", "deactivated", "reactivated")
+    object_name: str | None = None
+    detail: str | None = None
 
 
 class Health(ResponseModel):

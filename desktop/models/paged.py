@@ -142,10 +142,14 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
         self._task.failed.connect(self._fail)
         self.loading_changed.emit(True)
 
-    def _append(self, page: Page[ItemT]) -> None:
+    def _append(self, page: Page[Any]) -> None:
         if self.sender() is not self._task:
             return
         self._task = None
+        self.add_page(page)
+
+    def add_page(self, page: Page[Any]) -> None:
+        """Take a page of the list (a subclass may fold it into rows of its own)."""
         if page.items:
             first = len(self._items)
             self.beginInsertRows(QModelIndex(), first, first + len(page.items) - 1)

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -18,7 +17,6 @@ from PySide6.QtWidgets import (
 
 from desktop.http import ApiError
 from desktop.models.paged import Column, PagedTableModel
-from desktop.operations import audit as audit_ops
 from desktop.operations import people as people_ops
 from desktop.roles import awaits_approval
 from desktop.session import Session
@@ -27,8 +25,8 @@ from desktop.widgets.forms import clear_errors, error_label, show_error
 from desktop.widgets.lazy import when_first_shown
 from desktop.widgets.patients import PatientRecordsTab
 from desktop.widgets.tables import ListPanel
-from shared.enums import AuditAction, UserType
-from shared.models import AuditEvent, User
+from shared.enums import UserType
+from shared.models import User
 
 USER_COLUMNS = [
     Column[User]("Name", lambda u: u.full_name),
@@ -271,57 +269,3 @@ class UsersTab(QWidget):
 
 class RecordsTab(PatientRecordsTab):
     """Pick a patient; see and manage their medical history and x-rays."""
-
-
-def _unknown(user_id: int | None) -> str:
-    """An id the trail names but that is no account (any more): shown as such, not hidden."""
-    return "—" if user_id is None else f"account #{user_id}"
-
-
-class AuditTab(QWidget):
-    """The audit trail, newest first, filtered by actor, patient and action."""
-
-    def __init__(self, session: Session) -> None:
-        super().__init__()
-        self._session = session
-        columns = [
-            Column[AuditEvent]("When", lambda e: e.at),
-            Column[AuditEvent]("Actor", lambda e: e.actor_name or _unknown(e.actor_id)),
-            Column[AuditEvent]("Action", lambda e: e.action.value),
-            Column[AuditEvent]("Object", lambda e: e.object_type.value.replace("_", " ")),
-            Column[AuditEvent]("Object id", lambda e: e.object_id),
-            Column[AuditEvent]("Patient", lambda e: e.patient_name or _unknown(e.patient_id)),
-            Column[AuditEvent]("Outcome", lambda e: e.outcome.value),
-            Column[AuditEvent]("Address", lambda e: e.ip),
-        ]
-        self.model = PagedTableModel[AuditEvent](session.submit, columns, self)
-        self.list = ListPanel(self.model, "Filter the loaded events…", self)
-        self.actor_spin = QSpinBox(self)
-        self.patient_spin = QSpinBox(self)
-        for spin, label in (
-            (self.actor_spin, "Actor id: any"),
-            (self.patient_spin, "Patient id: any"),
-        ):
-            spin.setRange(0, 2_000_000_000)
-            spin.setSpecialValueText(label)
-            spin.setPrefix("")
-        self.action_combo = QComboBox(self)
-        self.action_combo.addItem("Every action", None)
-        for action in AuditAction:
-            self.action_combo.addItem(action.value.title(), action.value)
-        self.apply_button = QPushButton("Apply", self)
-        self.apply_button.clicked.connect(self.reload)
-        self.action_combo.currentIndexChanged.connect(self.reload)
-        for widget in (self.actor_spin, self.patient_spin, self.action_combo, self.apply_button):
-            self.list.header.addWidget(widget)
-        self.error = error_label(self)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.error)
-        when_first_shown(self, self.reload)
-
-    def reload(self) -> None:
-        actor = self.actor_spin.value() or None
-        patient = self.patient_spin.value() or None
-        action = self.action_combo.currentData()
-        self.model.set_fetcher(audit_ops.trail(self._session, actor, patient, action))

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.models.paged import Column, PagedTableModel
+from desktop.models.access_log import AccessLogModel
 from desktop.operations import audit as audit_ops
 from desktop.operations import questions as question_ops
 from desktop.operations import xrays as xray_ops
@@ -27,7 +27,7 @@ from desktop.widgets.thread_view import ThreadView
 from desktop.xrays.detail import XRayDetail
 from desktop.xrays.model import XRayGallery
 from desktop.xrays.upload import UploadQueue
-from shared.models import AuditEvent, Question
+from shared.models import Question
 
 
 class QuestionsTab(QWidget):
@@ -156,19 +156,11 @@ class HistoryTab(HistoryPanel):
 
 
 class PrivacyTab(QWidget):
-    """Who accessed my records, and when."""
+    """Who looked at or changed my records: a line per person, record and day."""
 
     def __init__(self, session: Session) -> None:
         super().__init__()
-        columns = [
-            Column[AuditEvent]("When", lambda e: e.at),
-            Column[AuditEvent]("Who", lambda e: session.name(e.actor_id, "someone not logged in")),
-            Column[AuditEvent]("Action", lambda e: e.action.value),
-            Column[AuditEvent]("What", lambda e: e.object_type.value.replace("_", " ")),
-            Column[AuditEvent]("Outcome", lambda e: e.outcome.value),
-            Column[AuditEvent]("From", lambda e: e.ip),
-        ]
-        self.model = PagedTableModel[AuditEvent](session.submit, columns, self)
+        self.model = AccessLogModel(session.submit, self)
         self.list = ListPanel(self.model, "Filter the access log…", self)
         QVBoxLayout(self).addWidget(self.list)
         when_first_shown(self, lambda: self.model.set_fetcher(audit_ops.access_log(session)))

@@ -1,5 +1,6 @@
 """The admin console's API: accounts and the audit trail."""
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from aiohttp import web
@@ -34,6 +35,20 @@ class AuditQuery(PageQuery):
     actor_id: Annotated[int, Field(ge=1)] | None = None
     patient_id: Annotated[int, Field(ge=1)] | None = None
     action: AuditAction | None = None
+    # medsys extension: a range of days (UTC), both included
+    since: date | None = None
+    until: date | None = None
+
+
+def account_change(user: UserRow, body: AdminUserUpdate) -> str:
+    """The change in words, for the trail: approved, reactivated, deactivated, role, edited."""
+    if body.is_active is True and not user.is_active:
+        return "approved" if user.status == "awaiting_approval" else "reactivated"
+    if body.is_active is False and user.is_active:
+        return "deactivated"
+    if body.usertype is not None and body.usertype != user.usertype:
+        return f"made {UserType(body.usertype).value}"
+    return "edited"
 
 
 def _patient_id(user: UserRow) -> int | None:
@@ -130,6 +145,7 @@ async def update_user(ctx: Context) -> web.Response:
     body = await ctx.json_body(AdminUserUpdate, refused=ADMIN_USER_FIELDS_REFUSED)
     demoted = body.usertype is not None and body.usertype != user.usertype
     deactivated = body.is_active is False and user.is_active
+    detail = account_change(user, body)
     if demoted or deactivated:
         await _guard_last_admin(ctx, user)
         # A changed role or a closed account takes effect on the very next request.
@@ -139,7 +155,7 @@ async def update_user(ctx: Context) -> web.Response:
     if "is_active" in body.model_fields_set:
         user.deactivated_at = None if user.is_active else (user.deactivated_at or ctx.now)
     await ctx.db.flush()
-    ctx.audit.record(USER, user.id, _patient_id(user))
+    ctx.audit.record(USER, user.id, _patient_id(user), detail=detail)
     return json_response(User.model_validate(user))
 
 
@@ -157,7 +173,7 @@ async def deactivate_user(ctx: Context) -> web.Response:
     user.is_active = False
     user.deactivated_at = user.deactivated_at or ctx.now
     await revoke_user_sessions(ctx.db, user.id, ctx.now)
-    ctx.audit.record(USER, user.id, _patient_id(user))
+    ctx.audit.record(USER, user.id, _patient_id(user), detail="deactivated")
     return no_content()
 
 
@@ -177,6 +193,11 @@ async def audit_trail(ctx: Context) -> web.Response:
         statement = statement.where(AuditEventRow.patient_id == query.patient_id)
     if query.action is not None:
         statement = statement.where(AuditEventRow.action == query.action)
+    if query.since is not None:
+        statement = statement.where(AuditEventRow.at >= datetime.combine(query.since, time(), UTC))
+    if query.until is not None:
+        next_day = datetime.combine(query.until, time(), UTC) + timedelta(days=1)
+        statement = statement.where(AuditEventRow.at < next_day)
     events, next_cursor = await fetch_page(ctx.db, statement, AuditEventRow.id, query)
     items = await audit_events_out(ctx.db, events)
     return json_response(Page[AuditEvent](items=items, next_cursor=next_cursor))

@@ -1,14 +1,18 @@
 """The admin console: users, approvals, the last admin, records and the audit trail."""
 
+import csv
 from pathlib import Path
 
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.app import DesktopApp
-from desktop.tabs.admin import AuditTab, RecordsTab, UsersTab
+from desktop.tabs.admin import RecordsTab, UsersTab
+from desktop.tabs.audit import AuditTab
 from server.demo_images import radiograph_pixels, write_png
 from server.seed import DEMO_PASSWORD
+from shared.models import AdminUserUpdate
 from tests.desktop.conftest import PASSWORD, Server, column_texts, log_in, open_chart, settle
 from tests.desktop.meanwhile import add_history, register, upload
 
@@ -162,20 +166,57 @@ def test_records_delete_with_confirmation(
     assert not chart.delete_xray_button.isEnabled()
 
 
-def test_audit_trail_filters(qtbot: QtBot, desktop: DesktopApp, server: Server) -> None:
+def test_audit_trail_reads_in_words_filters_by_name_and_date_and_exports(
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
+) -> None:
     admin = server.new_user("admin", "Audit Reader")
+    waiting = server.call(
+        admin.email,
+        lambda api: register(
+            api, "Dr. Henry Audited", "henry.audited@desktop.example", "+1", "doctor", PASSWORD
+        ),
+    )
+    server.as_admin(lambda api: api.update_user(waiting.id, AdminUserUpdate(is_active=True)))
     window = log_in(qtbot, desktop, admin.email)
     tab = window.tab("Audit")
     assert isinstance(tab, AuditTab)
     settle(qtbot, desktop)
     assert tab.model.rowCount() > 0
+    # An approval is named as one.
+    assert "approved the account “Dr. Henry Audited”" in column_texts(tab.model, 2)
+
     tab.action_combo.setCurrentIndex(tab.action_combo.findData("login"))
     qtbot.waitUntil(
-        lambda: tab.model.rowCount() > 0 and set(column_texts(tab.model, 2)) == {"login"}
+        lambda: tab.model.rowCount() > 0 and set(column_texts(tab.model, 2)) == {"logged in"}
     )
-    tab.actor_spin.setValue(admin.id)
+    qtbot.keyClicks(tab.actor_edit, "Audit Reader")
+    qtbot.keyClick(tab.actor_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: set(column_texts(tab.model, 1)) == {"Audit Reader (admin)"})
+    # A name several people share is not guessed at.
+    tab.actor_edit.setText("Patient")
     tab.apply_button.click()
-    qtbot.waitUntil(lambda: set(column_texts(tab.model, 1)) == {"Audit Reader"})
+    qtbot.waitUntil(tab.error.isVisible)
+    assert "people match “Patient”" in tab.error.text()
+
+    # A range of days in the past holds none of today's events.
+    tab.actor_edit.clear()
+    tab.dates_check.setChecked(True)
+    tab.since_edit.setDate(QDate(2020, 1, 1))
+    tab.until_edit.setDate(QDate(2020, 12, 31))
+    tab.apply_button.click()
+    qtbot.waitUntil(lambda: not tab.model.is_loading and tab.model.rowCount() == 0)
+
+    tab.dates_check.setChecked(False)
+    tab.apply_button.click()
+    settle(qtbot, desktop)
+    target = tmp_path / "audit.csv"
+    tab.export_to(target)
+    qtbot.waitUntil(lambda: tab.status.text().startswith("Exported"))
+    with target.open(encoding="utf-8") as exported:
+        rows = list(csv.reader(exported))
+    assert rows[0][:4] == ["when", "who", "role", "what"]
+    assert len(rows) > 1
+    assert all(row[3] == "logged in" for row in rows[1:])
 
 
 def test_an_admin_who_only_reads_the_audit_leaves_nothing_in_a_patients_access_log(
@@ -189,7 +230,7 @@ def test_an_admin_who_only_reads_the_audit_leaves_nothing_in_a_patients_access_l
     assert isinstance(tab, AuditTab)
     settle(qtbot, desktop)
     # The trail names people without the console reading their accounts.
-    assert "Quiet Admin" in column_texts(tab.model, 1)
+    assert "Quiet Admin (admin)" in column_texts(tab.model, 1)
     log = server.call(patient.email, lambda api: api.access_log())
     assert [event for event in log.items if event.actor_id == admin.id] == []
     # Opening the Users tab is looking at accounts: that is in the log, as it should be.

@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.app import DesktopApp
+from desktop.http import ApiError
 from desktop.tabs.patient import HistoryTab, PrivacyTab, QuestionsTab, XRaysTab
 from server.demo_images import radiograph_pixels, write_dicom, write_png
 from tests.desktop.conftest import Server, column_texts, log_in, settle
@@ -201,7 +203,7 @@ def test_view_an_xray_with_its_result_and_from_the_cache(
 
 
 def test_history_and_who_looked_at_my_records(
-    qtbot: QtBot, desktop: DesktopApp, server: Server
+    qtbot: QtBot, desktop: DesktopApp, server: Server, tmp_path: Path
 ) -> None:
     patient = server.new_user("patient")
     doctor = server.new_user("doctor", "Dr. Looked")
@@ -216,12 +218,38 @@ def test_history_and_who_looked_at_my_records(
     history.list.filter_edit.setText("append")
     assert history.list.proxy.rowCount() == 1
 
+    # Someone else looks at the film many times, and is refused another patient's record.
+    image = tmp_path / "look.png"
+    write_png(image, radiograph_pixels(60, 50))
+    film = server.call(patient.email, lambda api: upload(api, image, "Shoulder", "limb"))
+    for _ in range(3):
+        server.call(doctor.email, lambda api: api.xray(film.id))
+    server.call(doctor.email, lambda api: api.thumbnail(film))
+    nosy = server.new_user("patient", "Nosy Neighbour")
+    with pytest.raises(ApiError):
+        server.call(nosy.email, lambda api: api.xray(film.id))
+
     privacy = window.tab("Privacy")
     assert isinstance(privacy, PrivacyTab)
     privacy.model.reload()
-    qtbot.waitUntil(lambda: privacy.model.rowCount() >= 2)
-    actions = set(zip(column_texts(privacy.model, 2), column_texts(privacy.model, 3), strict=True))
-    assert ("create", "medical history") in actions
+    settle(qtbot, desktop)
+    lines = set(
+        zip(
+            column_texts(privacy.model, 1),
+            column_texts(privacy.model, 2),
+            column_texts(privacy.model, 3),
+            strict=True,
+        )
+    )
+    # Who (name and role), what (the record by its name), how many times: one line a day.
+    assert ("Dr. Looked (doctor)", "looked at your x-ray “Shoulder”", "4") in lines
+    assert ("Dr. Looked (doctor)", "added your medical history entry “Physiotherapy”", "1") in lines
+    assert (
+        "Nosy Neighbour (patient)",
+        "tried to open your x-ray “Shoulder” and was refused",
+        "1",
+    ) in lines
+    assert not any("user #" in who or "xray" in thing for who, thing, _ in lines)
 
 
 def test_preview_a_file_before_uploading_it(

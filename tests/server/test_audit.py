@@ -142,3 +142,37 @@ async def test_patient_sees_who_accessed_their_records(
     ]
     for actor in (doctor, practice.admin):
         assert (await client.get("/api/profile/access_log", headers=actor.headers)).status == 403
+
+
+async def test_events_name_their_object_and_account_changes_say_what_they_were(
+    client: TestClient, practice: Practice
+) -> None:
+    patient = await practice.patient()
+    xray = await upload_png(client, patient, name_of_xray="Left ankle")
+    await client.get(f"/api/xrays/{xray['id']}/thumbnail", headers=patient.headers)
+    registered = await client.post(
+        "/api/register",
+        json={
+            "full_name": "Dr. Henry",
+            "email": "henry@practice.example",
+            "phone": "+1 555 7777",
+            "usertype": "doctor",
+            "password": "a fine password",
+        },
+    )
+    henry = (await registered.json())["user"]
+    path = f"/api/admin/users/{henry['id']}"
+    for change in ({"is_active": True}, {"is_active": False}, {"is_active": True}):
+        await client.patch(path, headers=practice.admin.headers, json=change)
+    events = await trail(client, practice, f"&actor_id={practice.admin.id}&action=update")
+    assert [(e["detail"], e["object_name"]) for e in events] == [
+        ("reactivated", "Dr. Henry"),
+        ("deactivated", "Dr. Henry"),
+        ("approved", "Dr. Henry"),
+    ]
+    films = await trail(client, practice, f"&patient_id={patient.id}&action=read")
+    assert {e["object_name"] for e in films} == {"Left ankle"}
+    # A range of days: today holds them all, yesterday none.
+    today = films[0]["at"][:10]
+    assert len(await trail(client, practice, f"&since={today}&until={today}")) >= 5
+    assert await trail(client, practice, "&until=2000-01-01") == []

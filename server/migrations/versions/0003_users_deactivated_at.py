@@ -1,4 +1,5 @@
-"""users: deactivated_at, to tell a closed account from a doctor awaiting approval
+"""users: deactivated_at, to tell a closed account from a doctor awaiting approval;
+audit_events: detail, what a change was ("approved", "deactivated")
 
 Revision ID: 0003
 Revises: 0002
@@ -26,8 +27,12 @@ def upgrade() -> None:
         "UPDATE users SET deactivated_at = updated_at "
         "WHERE is_active = false AND usertype != 'doctor'"
     )
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("detail", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_column("detail")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("deactivated_at")
