@@ -8,6 +8,11 @@ from shared.enums import UserType
 from shared.models import User
 
 
+def is_staff(user: User) -> bool:
+    """Doctors and admins: they read films with the window's numbers and overlays."""
+    return user.usertype in (UserType.doctor, UserType.admin)
+
+
 def writes_results(user: User) -> bool:
     """Results, marks and measurements are a clinician's: doctors only (not admins)."""
     return user.usertype == UserType.doctor

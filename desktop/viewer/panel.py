@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from desktop.viewer.actions import EDITING, MARK_TOOLS, OTHER, VIEW, WINDOW, ToolSpec, help_html
 from desktop.viewer.image import DisplayImage
 from desktop.viewer.magnifier import Magnifier
+from desktop.viewer.overlays import CornerOverlays
 from desktop.viewer.view import WHEEL_STEP, XRayViewer
 from shared.models import Annotation, WindowPreset
 from shared.windowing import Window
@@ -38,9 +39,13 @@ class XRayViewerPanel(QWidget):
         *,
         can_annotate: bool = False,
         help_anywhere_in_window: bool = True,
+        for_reading: bool = True,
     ) -> None:
         super().__init__(parent)
         self.can_annotate = can_annotate
+        # A clinician reads with the window's numbers and the corner overlays; a patient
+        # looks at a picture.
+        self.for_reading = for_reading
         # F1 works wherever the focus is in the window (a film opened from a list keeps the
         # focus in the list); a window with two viewers gives it to one of them.
         self._help_anywhere = help_anywhere_in_window
@@ -91,6 +96,8 @@ class XRayViewerPanel(QWidget):
         self.preset_combo.activated.connect(self._apply_preset)
         self.center_spin.editingFinished.connect(self._apply_numbers)
         self.width_spin.editingFinished.connect(self._apply_numbers)
+        self.overlays = CornerOverlays(viewer)
+        viewer.resized.connect(self.overlays.place)
         self._update_actions()
 
     def _spin(self, tip: str) -> QDoubleSpinBox:
@@ -129,10 +136,14 @@ class XRayViewerPanel(QWidget):
         view.addWidget(self.zoom_label)
         view.addSeparator()
         window_bar.addWidget(self.preset_combo)
-        window_bar.addWidget(QLabel(" L ", self))
-        window_bar.addWidget(self.center_spin)
-        window_bar.addWidget(QLabel(" W ", self))
-        window_bar.addWidget(self.width_spin)
+        if self.for_reading:
+            window_bar.addWidget(QLabel(" L ", self))
+            window_bar.addWidget(self.center_spin)
+            window_bar.addWidget(QLabel(" W ", self))
+            window_bar.addWidget(self.width_spin)
+        else:
+            self.center_spin.setVisible(False)
+            self.width_spin.setVisible(False)
         self._action(window_bar, WINDOW["auto"], viewer.auto_window)
         for key, slot in (
             ("rotate_left", lambda: viewer.rotate_by(-90)),
@@ -187,11 +198,13 @@ class XRayViewerPanel(QWidget):
 
     # --- image and window ---------------------------------------------------------------
 
-    def show_image(self, image: DisplayImage) -> None:
+    def show_image(self, image: DisplayImage, title: str = "") -> None:
+        """Show `image`; `title` (the patient, the film) heads the reading overlays."""
         self.progress.setVisible(False)
         self.message.setVisible(False)
         viewer = self.viewer
         metadata = image.metadata
+        self._describe(image, title)
         self.presets = list(metadata.window_presets) if metadata is not None else []
         self.preset_combo.clear()
         self.preset_combo.addItem("Presets…")
@@ -219,6 +232,25 @@ class XRayViewerPanel(QWidget):
             spin.blockSignals(True)
             spin.setValue(value)
             spin.blockSignals(False)
+        self.overlays.set_text("bottom_left", f"W {width:.0f}  L {center:.0f}")
+
+    def _describe(self, image: DisplayImage, title: str) -> None:
+        """The overlays' who, when and what, from the film's metadata."""
+        metadata = image.metadata
+        height, width = image.stored.shape[:2]
+        facts = [
+            value
+            for value in (
+                metadata.modality if metadata else None,
+                metadata.body_part if metadata else None,
+                f"{width}×{height}",
+            )
+            if value
+        ]
+        study = f"Study {metadata.study_date}" if metadata and metadata.study_date else ""
+        self.overlays.set_text("top_left", "\n".join(line for line in (title, study) if line))
+        self.overlays.set_text("top_right", " · ".join(facts))
+        self.overlays.set_visible(self.for_reading)
 
     def _toggle_invert(self) -> None:
         self.viewer.set_inverted(self.actions_by_key["invert"].isChecked())
@@ -229,6 +261,7 @@ class XRayViewerPanel(QWidget):
 
     def _show_zoom(self, zoom: float) -> None:
         self.zoom_label.setText(f" {zoom * 100:.0f}% " if self.viewer.has_image else " — ")
+        self.overlays.set_text("bottom_right", f"Zoom {zoom * 100:.0f}%")
 
     # --- magnifier, help, export ------------------------------------------------------------
 
@@ -301,6 +334,7 @@ class XRayViewerPanel(QWidget):
         self.progress.setVisible(False)
         self.message.setVisible(False)
         self.viewer.clear()
+        self.overlays.set_visible(False)
         self.presets = []
         self.preset_combo.clear()
         self._update_actions()

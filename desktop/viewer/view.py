@@ -47,6 +47,7 @@ class XRayViewer(QGraphicsView):
     text_requested = Signal(QPointF)  # where a text mark goes; the panel asks for the words
     calibration_requested = Signal(float)  # a calibration line this many pixels long
     cursor_moved = Signal(QPoint)  # viewport position, for the magnifier
+    resized = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -268,6 +269,7 @@ class XRayViewer(QGraphicsView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
+        self.resized.emit()
         if self._fit_mode:
             self.fit_to_window()
 

@@ -19,6 +19,7 @@ from desktop.images import ViewerData
 from desktop.models.paged import display
 from desktop.operations import imaging as imaging_ops
 from desktop.operations import xrays as xray_ops
+from desktop.roles import is_staff
 from desktop.runner import Task
 from desktop.session import Session
 from desktop.viewer.panel import XRayViewerPanel
@@ -26,6 +27,9 @@ from desktop.widgets.compare import CompareWindow
 from desktop.widgets.dicom_tags import DicomTagPanel
 from desktop.widgets.forms import clear_errors, error_label, set_message, show_error
 from shared.models import XRay
+
+# How a person calls a file's kind (not its MIME type).
+FILE_KINDS = {"application/dicom": "DICOM", "image/png": "PNG", "image/jpeg": "JPEG"}
 
 
 class XRayDetail(QWidget):
@@ -43,7 +47,9 @@ class XRayDetail(QWidget):
         self.data: ViewerData | None = None
         self._load: Task | None = None
         self.compare_window: CompareWindow | None = None
-        self.panel = XRayViewerPanel(self, can_annotate=can_write_result)
+        self.panel = XRayViewerPanel(
+            self, can_annotate=can_write_result, for_reading=is_staff(session.user)
+        )
         self.title = QLabel("", self)
         self.title.setStyleSheet("font-weight: bold; font-size: 14px;")
         self.title.setWordWrap(True)
@@ -139,9 +145,10 @@ class XRayDetail(QWidget):
 
     def _show_fields(self, xray: XRay) -> None:
         self.title.setText(xray.name_of_xray)
+        kind = FILE_KINDS.get(xray.content_type, "image")
         self.facts.setText(
-            f"{xray.type_of_xray.value} · {xray.width}×{xray.height} · "
-            f"{xray.content_type} · {display(xray.created_at)}"
+            f"{xray.type_of_xray.value} · {xray.width}×{xray.height} {kind} · "
+            f"added {display(xray.created_at)}"
         )
         self.description.setText(xray.description_of_xray or "")
         draft = self._session.drafts.get(("result", xray.id))
@@ -179,7 +186,10 @@ class XRayDetail(QWidget):
     def _loaded(self, data: ViewerData) -> None:
         self._load = None
         self.data = data
-        self.panel.show_image(data.image)
+        xray = self.xray
+        patient = self._session.name(xray.user_id, "") if xray else ""
+        title = " — ".join(part for part in (patient, xray.name_of_xray if xray else "") if part)
+        self.panel.show_image(data.image, title)
         self.tags.set_tags(data.image.metadata.tags if data.image.metadata else [])
         xray_id = self.xray.id if self.xray else 0
         draft = self._session.drafts.get(("marks", xray_id))

@@ -90,6 +90,18 @@ def test_chart_result_and_history(
     assert chart.gallery.model.rowCount() == 1
     chart.gallery.view.setCurrentIndex(chart.gallery.model.index(0, 0))
     qtbot.waitUntil(lambda: chart.detail.panel.viewer.has_image)
+    # The corners read as a viewer's do: who and what, the window, the zoom.
+    overlays = chart.detail.panel.overlays.labels
+    assert overlays["top_left"].text().startswith("Chart Person — Knee")
+    assert "Study " in overlays["top_left"].text()
+    assert overlays["top_right"].text().startswith("DX · CHEST · 200×200")
+    viewer = chart.detail.panel.viewer
+    assert viewer.current_window is not None
+    assert overlays["bottom_left"].text() == (
+        f"W {viewer.current_window.width:.0f}  L {viewer.current_window.center:.0f}"
+    )
+    assert overlays["bottom_right"].text() == f"Zoom {viewer.zoom * 100:.0f}%"
+    assert overlays["bottom_left"].isVisible()
     chart.detail.result_edit.setPlainText("Mild degenerative change.")
     qtbot.mouseClick(chart.detail.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: chart.detail.status.text() == "Result saved.")

@@ -179,6 +179,11 @@ def test_view_an_xray_with_its_result_and_from_the_cache(
     detail = tab.detail
     qtbot.waitUntil(lambda: detail.panel.viewer.has_image)
     assert detail.title.text() == "Hand"
+    # A picture to look at: no window numbers, no MIME types, no reading overlays.
+    assert not detail.panel.center_spin.isVisible()
+    assert "image/" not in detail.facts.text()
+    assert "PNG" in detail.facts.text()
+    assert not detail.panel.overlays.labels["bottom_left"].isVisible()
     assert detail.result_edit.toPlainText() == "No fracture seen."
     assert detail.result_edit.isReadOnly()
     assert not detail.save_button.isVisible()
