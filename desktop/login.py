@@ -211,6 +211,9 @@ class LoginWindow(QWidget):
 
     def _registered(self, user: User) -> None:
         self.email_edit.setText(user.email)
+        # The next empty field: the password of the account just made.
+        self.password_edit.clear()
+        self.password_edit.setFocus()
         if user.is_active:
             self.show_notice("Your account is ready: log in with your new password.")
         else:

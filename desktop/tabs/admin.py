@@ -118,6 +118,7 @@ class UsersTab(QWidget):
         self.list = ListPanel(self.model, "Filter the loaded users…", self)
         self.search_edit = QLineEdit(self)
         self.search_edit.setPlaceholderText("Search name, email, phone…")
+        self.search_edit.setAccessibleName("Search accounts")
         self.search_edit.returnPressed.connect(self.reload)
         self.role_combo = QComboBox(self)
         self.role_combo.addItem("Every role", None)

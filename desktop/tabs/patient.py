@@ -55,7 +55,7 @@ class QuestionsTab(QWidget):
         self.right = QStackedWidget(self)
         self.right.addWidget(self.thread_view)
         self.right.addWidget(self.ask_form)
-        self.new_button.clicked.connect(lambda: self.right.setCurrentWidget(self.ask_form))
+        self.new_button.clicked.connect(self.ask)
         self.ask_form.asked.connect(self._asked)
         self.list.selected.connect(self._show)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -69,6 +69,11 @@ class QuestionsTab(QWidget):
     def reload(self) -> None:
         status = self.status_combo.currentData()
         self.model.set_fetcher(question_ops.mine(self._session, status))
+
+    def ask(self) -> None:
+        """Show the question form with the cursor in its text box."""
+        self.right.setCurrentWidget(self.ask_form)
+        self.ask_form.text_edit.setFocus()
 
     def _show(self, question: Question | None) -> None:
         self.right.setCurrentWidget(self.thread_view)

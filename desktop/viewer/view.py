@@ -58,6 +58,7 @@ class XRayViewer(QGraphicsView):
         self._image_item = GreyImageItem(self.canvas)
         self.marks = MarkLayer(self.canvas)
         self.setScene(self._scene)
+        self.setAccessibleName("X-ray image")
         self.setBackgroundBrush(QBrush(QColor(12, 12, 12)))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -40,6 +40,8 @@ class HistoryPanel(QWidget):
         layout.addWidget(self.list, 1)
         self.name_edit = QLineEdit(self)
         self.description_edit = QPlainTextEdit(self)
+        self.description_edit.setAccessibleName("Description")
+        self.description_edit.setTabChangesFocus(True)
         self.description_edit.setMaximumHeight(80)
         self.name_error = error_label(self)
         self.error = error_label(self)

@@ -52,6 +52,7 @@ class PatientPicker(QWidget):
         self.model.rowsInserted.connect(lambda *_: session.remember(self.model.items))
         self.search_edit = QLineEdit(self)
         self.search_edit.setPlaceholderText("Find a patient by name, email or phone, then Enter")
+        self.search_edit.setAccessibleName("Find a patient")
         self.search_edit.returnPressed.connect(self.search)
         self.list = ListPanel(self.model, "Filter the results…", self)
         self.list.selected.connect(self.picked)

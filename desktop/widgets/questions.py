@@ -63,10 +63,12 @@ class AskForm(QWidget):
         super().__init__(parent)
         self._session = session
         self.text_edit = QPlainTextEdit(self)
+        self.text_edit.setAccessibleName("Question")
+        self.text_edit.setTabChangesFocus(True)  # Tab moves on to the doctor, as in a form
         self.text_edit.setPlaceholderText("Describe your question for the doctor…")
         self.doctor_combo = QComboBox(self)
         self.xray_combo = QComboBox(self)
-        self.send_button = QPushButton("Send question", self)
+        self.send_button = QPushButton("Send question (Ctrl+Enter)", self)
         self.send_button.setShortcut(QKeySequence("Ctrl+Return"))
         self.send_button.clicked.connect(self.send)
         self.text_error = error_label(self)
@@ -166,9 +168,11 @@ class AnswerForm(QWidget):
         self._session = session
         self.question: Question | None = None
         self.text_edit = QPlainTextEdit(self)
+        self.text_edit.setAccessibleName("Answer")
+        self.text_edit.setTabChangesFocus(True)
         self.text_edit.setPlaceholderText("Write the answer…")
         self.text_edit.setMaximumHeight(140)
-        self.send_button = QPushButton("Send answer", self)
+        self.send_button = QPushButton("Send answer (Ctrl+Enter)", self)
         self.send_button.clicked.connect(self.send)
         shortcut = QShortcut(QKeySequence("Ctrl+Return"), self.text_edit)
         shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)

@@ -38,6 +38,7 @@ class ListPanel(QWidget):
         self.model = model
         self.proxy = sortable(model, self)
         self.filter_edit = QLineEdit(self)
+        self.filter_edit.setAccessibleName(placeholder.rstrip("…."))
         self.filter_edit.setPlaceholderText(placeholder)
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
@@ -50,6 +51,8 @@ class ListPanel(QWidget):
         self.empty_label.setStyleSheet("color: gray;")
         self.error = error_label(self)
         self.table = QTableView(self)
+        # "Filter the queue…" names the list it filters: "queue".
+        self.table.setAccessibleName(placeholder.removeprefix("Filter the ").rstrip("…."))
         self.table.setModel(self.proxy)
         # No sort until the user asks: the server's order (newest first, or the queue's
         # oldest first) is the meaningful one.

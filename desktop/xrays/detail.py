@@ -59,6 +59,8 @@ class XRayDetail(QWidget):
         self.description = QLabel("", self)
         self.description.setWordWrap(True)
         self.result_edit = QPlainTextEdit(self)
+        self.result_edit.setAccessibleName("Result")
+        self.result_edit.setTabChangesFocus(True)
         self.result_edit.setReadOnly(not can_write_result)
         self.result_edit.setPlaceholderText(
             "Write the interpretation…"
