@@ -23,6 +23,7 @@ run: install
 	@$(BIN)/python -m server serve --port $(PORT) & server=$$!; \
 	trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT INT TERM; \
 	if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(BIN)/python packaging/linux_libraries.py check && \
 		$(BIN)/python -m desktop --server $(SERVER_URL); \
 	else \
 		echo "No display here, so the desktop client cannot open."; \

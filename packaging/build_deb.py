@@ -10,10 +10,18 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from linux_libraries import linked_libraries, packages, xcb_binaries
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 DIST = ROOT / "dist"
-DEPENDS = "libc6, libgl1, libegl1, libfontconfig1, libxkbcommon0, libdbus-1-3"
+
+
+def depends(bundle: Path) -> str:
+    """libc6, and the package of every system library the bundled xcb platform plugin loads
+    (read off the bundle with ldd, so that a newer Qt's needs are never forgotten)."""
+    needed = linked_libraries(xcb_binaries(bundle))
+    return ", ".join(["libc6", *packages(needed)])
 
 
 def folder_size(path: Path) -> int:
@@ -66,7 +74,7 @@ def main() -> int:
         f"Architecture: {arch}\n"
         f"Maintainer: medsys <team@medsys.example>\n"
         f"Installed-Size: {installed_kib}\n"
-        f"Depends: {DEPENDS}\n"
+        f"Depends: {depends(bundle)}\n"
         f"Section: science\n"
         f"Priority: optional\n"
         f"Description: medsys desktop console\n"
