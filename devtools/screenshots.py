@@ -36,9 +36,12 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
 
 
 class Shooter:
-    def __init__(self, desktop: DesktopApp, folder: Path) -> None:
+    def __init__(
+        self, desktop: DesktopApp, folder: Path, size: tuple[int, int] = WINDOW_SIZE
+    ) -> None:
         self.desktop = desktop
         self.folder = folder
+        self.size = size
         self.written: list[Path] = []
 
     def settle(self) -> None:
@@ -62,7 +65,7 @@ class Shooter:
         wait_for(lambda: self.desktop.main_window is not None)
         window = self.desktop.main_window
         assert window is not None
-        window.resize(*WINDOW_SIZE)
+        window.resize(*self.size)
         return window
 
 
@@ -72,6 +75,8 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
     window = shooter.log_in(email)
     for index in range(window.tabs.count()):
         title = window.tabs.tabText(index)
+        if title == "Privacy":
+            continue  # shot last, once the doctor and the admin have looked at her records
         window.tabs.setCurrentIndex(index)
         shooter.shoot(window, f"{role}-{title.lower().replace(' ', '-')}")
     tab = window.tabs
@@ -111,7 +116,7 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
         shooter.settle()
         compare = chart.detail.compare_window
         assert compare is not None
-        compare.resize(*WINDOW_SIZE)
+        compare.resize(*shooter.size)
         shooter.shoot(compare, "doctor-compare")
         compare.close()
         patients.chart.setCurrentIndex(1)
@@ -132,7 +137,7 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
     wait_for(lambda: shooter.desktop.main_window is None)
 
 
-def take_screenshots(folder: Path) -> int:
+def take_screenshots(folder: Path, size: tuple[int, int] = WINDOW_SIZE) -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     folder.mkdir(parents=True, exist_ok=True)
@@ -151,7 +156,7 @@ def take_screenshots(folder: Path) -> int:
         desktop = DesktopApp(Config(settings), scratch / "cache")
         try:
             desktop.start(url)
-            shooter = Shooter(desktop, folder)
+            shooter = Shooter(desktop, folder, size)
             desktop.login_window.resize(480, 360)
             shooter.shoot(desktop.login_window, "login")
             desktop.login_window.create_account()
@@ -164,6 +169,10 @@ def take_screenshots(folder: Path) -> int:
                 ("admin@medsys.example", "admin"),
             ):
                 _role_screens(shooter, email, role)
+            window = shooter.log_in("paula@medsys.example")
+            window.tab("Privacy")
+            shooter.shoot(window, "patient-privacy")
+            window.log_out("Screenshots done.")
         finally:
             desktop.shutdown()
             server.stop()
@@ -172,8 +181,16 @@ def take_screenshots(folder: Path) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        print("usage: python -m devtools.screenshots DIR", file=sys.stderr)
-        sys.exit(2)
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.screenshots",
+        description="Render every screen of every role into DIR. For a larger text size, "
+        "run with QT_SCALE_FACTOR=1.5.",
+    )
+    parser.add_argument("folder", type=Path, metavar="DIR")
+    parser.add_argument("--size", default="1280x800", help="the main window's size, WxH")
+    args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    sys.exit(take_screenshots(Path(sys.argv[1])))
+    width, height = (int(part) for part in args.size.split("x"))
+    sys.exit(take_screenshots(args.folder, (width, height)))

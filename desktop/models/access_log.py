@@ -83,8 +83,8 @@ class AccessLogModel(PagedTableModel[AccessGroup]):
         columns = [
             Column[AccessGroup]("Day", lambda g: g.day.isoformat()),
             Column[AccessGroup]("Who", lambda g: g.who),
-            Column[AccessGroup]("What", lambda g: g.what),
             Column[AccessGroup]("Times", lambda g: g.times),
+            Column[AccessGroup]("What", lambda g: g.what),  # last: it takes the width
         ]
         super().__init__(submit, columns, parent)
         self._rows_by_key: dict[tuple[Any, ...], int] = {}
@@ -101,7 +101,7 @@ class AccessLogModel(PagedTableModel[AccessGroup]):
             row = self._rows_by_key.get(key)
             if row is not None and row < len(self._items):
                 self._items[row].times += 1
-                index = self.index(row, 3)
+                index = self.index(row, 2)
                 self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
                 continue
             if row is not None:  # a group made from this very page

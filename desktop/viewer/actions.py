@@ -22,8 +22,8 @@ def _specs(*specs: ToolSpec) -> dict[str, ToolSpec]:
 VIEW = _specs(
     ToolSpec("fit", "Fit", "F", "Fit the image to the window"),
     ToolSpec("actual", "1:1", "1", "One image pixel per screen pixel"),
-    ToolSpec("zoom_in", "Zoom +", "+", "Zoom in"),
-    ToolSpec("zoom_out", "Zoom −", "-", "Zoom out"),
+    ToolSpec("zoom_in", "+", "+", "Zoom in"),
+    ToolSpec("zoom_out", "−", "-", "Zoom out"),
     ToolSpec("rotate_left", "⟲", "Shift+R", "Rotate 90° to the left"),
     ToolSpec("rotate_right", "⟳", "R", "Rotate 90° to the right"),
     ToolSpec("flip_h", "⇋", "H", "Flip horizontally"),
@@ -46,9 +46,9 @@ MARK_TOOLS = {
     ),
 }
 OTHER = _specs(
-    ToolSpec("delete", "Delete mark", "Del", "Delete the selected mark"),
+    ToolSpec("delete", "Delete", "Del", "Delete the selected mark"),
     ToolSpec("magnifier", "Magnifier", "M", "A magnifying glass under the cursor"),
-    ToolSpec("export", "Export PNG…", "Ctrl+E", "Save the current view as a PNG"),
+    ToolSpec("export", "Export…", "Ctrl+E", "Save the current view as a PNG"),
     ToolSpec("help", "Help", "F1", "Show the shortcuts"),
 )
 # Keys of the tools that change marks: hidden from those who only read them.

@@ -105,6 +105,7 @@ class XRayViewerPanel(QWidget):
 
     def _spin(self, tip: str) -> QDoubleSpinBox:
         spin = QDoubleSpinBox(self)
+        spin.setMaximumWidth(90)
         spin.setRange(-1e6, 1e6)
         spin.setDecimals(1)
         spin.setToolTip(tip)
@@ -169,10 +170,11 @@ class XRayViewerPanel(QWidget):
         cancel.triggered.connect(lambda: self.actions_by_key["navigate"].trigger())
         self.addAction(cancel)
         self._action(tools, OTHER["delete"], viewer.delete_selected)
-        tools.addSeparator()
-        self._action(tools, OTHER["magnifier"], self._toggle_magnifier, checkable=True)
-        self._action(tools, OTHER["export"], self.choose_export)
-        help_action = self._action(tools, OTHER["help"], self._toggle_help, checkable=True)
+        # The drawing tools' row is the longest: the others go on the window's row.
+        window_bar.addSeparator()
+        self._action(window_bar, OTHER["magnifier"], self._toggle_magnifier, checkable=True)
+        self._action(window_bar, OTHER["export"], self.choose_export)
+        help_action = self._action(window_bar, OTHER["help"], self._toggle_help, checkable=True)
         if self._help_anywhere:
             help_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 

@@ -32,8 +32,17 @@ class DicomTagPanel(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(1, 130)
+        # The value takes the room that is left, wrapped on several lines rather than cut.
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        # Keyword and value are what a reader looks for; the search still finds numbers.
+        self.table.hideColumn(0)
+        self.table.hideColumn(2)
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setAccessibleName("DICOM tags")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.search)
@@ -42,9 +51,12 @@ class DicomTagPanel(QWidget):
     def set_tags(self, tags: list[DicomTag]) -> None:
         self.model.removeRows(0, self.model.rowCount())
         for tag in tags:
-            self.model.appendRow(
-                [QStandardItem(text) for text in (tag.tag, tag.keyword, tag.vr, tag.value)]
-            )
+            items = [QStandardItem(text) for text in (tag.tag, tag.keyword, tag.vr, tag.value)]
+            # The number and VR are in the keyword's tooltip (their columns are hidden in a
+            # narrow panel); a long value is read whole in its own.
+            items[1].setToolTip(f"{tag.tag} {tag.vr}")
+            items[3].setToolTip(tag.value)
+            self.model.appendRow(items)
 
     def visible_keywords(self) -> list[str]:
         return [self.proxy.index(row, 1).data() for row in range(self.proxy.rowCount())]

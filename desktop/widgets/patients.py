@@ -84,8 +84,8 @@ class PatientChart(QTabWidget):
         self.xray_error = error_label(self)
         xray_page = QSplitter(Qt.Orientation.Horizontal, self)
         left = QWidget(xray_page)
-        left.setMinimumWidth(320)
-        left.setMaximumWidth(380)  # the viewer gets the room
+        left.setMinimumWidth(190)  # one column of tiles
+        left.setMaximumWidth(340)  # the viewer gets the room
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.uploads)
         left_layout.addWidget(self.gallery, 1)
@@ -136,7 +136,9 @@ class PatientChart(QTabWidget):
         self.detail.show_xray(None)
         self.gallery.show_patient(self._session, patient_id)
         self.history.show_patient(patient_id)
-        if patient is None:
+        # Only a doctor has conversations: an admin asking would be refused, and the refusal
+        # would stand in the patient's access log.
+        if patient is None or not answers_questions(self._session.user):
             self.questions.clear()
         else:
             self.questions.set_fetcher(question_ops.with_patient(self._session, patient.id))
@@ -195,7 +197,11 @@ class PatientRecordsTab(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.picker)
         splitter.addWidget(right)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setCollapsible(1, False)
+        self.picker.setMinimumWidth(180)
+        splitter.setSizes([220, 1000])  # the chart, and its viewer, get the room
         QVBoxLayout(self).addWidget(splitter)
         self.picker.picked.connect(self.open_patient)
 

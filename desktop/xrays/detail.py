@@ -106,7 +106,7 @@ class XRayDetail(QWidget):
         self.side = QTabWidget(self)
         self.side.addTab(result_page, "Result")
         self.side.addTab(self.tags, "DICOM tags")
-        self.side.setMinimumWidth(260)
+        self.side.setMinimumWidth(220)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.panel)
         splitter.addWidget(self.side)

@@ -240,3 +240,18 @@ def test_an_admin_who_only_reads_the_audit_leaves_nothing_in_a_patients_access_l
     assert {(event.actor_name, event.action.value) for event in log.items} >= {
         ("Quiet Admin", "read")
     }
+
+
+def test_opening_a_chart_leaves_no_refusal_in_the_patients_log(
+    qtbot: QtBot, desktop: DesktopApp, server: Server
+) -> None:
+    admin = server.new_user("admin")
+    patient = server.new_user("patient", "Unrefused Person")
+    window = log_in(qtbot, desktop, admin.email)
+    tab = window.tab("Records")
+    assert isinstance(tab, RecordsTab)
+    open_chart(qtbot, desktop, tab, "Unrefused Person")
+    settle(qtbot, desktop)
+    log = server.call(patient.email, lambda api: api.access_log())
+    assert [event.outcome.value for event in log.items if event.actor_id == admin.id] != []
+    assert {event.outcome.value for event in log.items} == {"ok"}

@@ -241,8 +241,8 @@ def test_history_and_who_looked_at_my_records(
     lines = set(
         zip(
             column_texts(privacy.model, 1),
-            column_texts(privacy.model, 2),
             column_texts(privacy.model, 3),
+            column_texts(privacy.model, 2),
             strict=True,
         )
     )
