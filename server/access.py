@@ -52,7 +52,8 @@ def require_xray_visible(user: UserRow, xray: XRayRow | None) -> XRayRow:
 
 
 def result_visible(viewer: UserRow, xray: XRayRow) -> bool:
-    """Staff see the result as it is written; the patient once the doctor marked it final."""
+    """Staff see the result as it is written; the patient (its marks and addenda too) once a
+    doctor signed it."""
     return viewer.usertype != UserType.patient or xray.result_final
 
 
@@ -76,8 +77,9 @@ ADMIN_USER_FIELDS_REFUSED = ("email",)  # PATCH /api/admin/users/{id}
 
 
 def xray_fields_for(user: UserRow, xray: XRayRow) -> set[str]:
-    """The x-ray fields the user may change: staff write the result, the owner the rest."""
-    if is_staff(user):
+    """The x-ray fields the user may change: doctors write the result (an admin is no
+    clinician), the owner the rest."""
+    if user.usertype == UserType.doctor:
         return {"result_of_xray", "result_final"}
     if xray.user_id == user.id:
         return {"name_of_xray", "description_of_xray", "type_of_xray"}

@@ -10,21 +10,27 @@ from aiohttp import web
 from server.api import (
     admin,
     auth,
+    counts,
     directory,
     histories,
     imaging,
     meta,
     profile,
     questions,
+    results,
+    worklist,
     xrays,
 )
 from server.db import create_engine, create_sessionmaker, utcnow
 from server.decoding import DecodeGate
 from server.errors import problem_middleware
+from server.events import socket as event_socket
+from server.events.hub import EventHub
 from server.keys import (
     CLOCK,
     DECODE_GATE,
     ENGINE,
+    EVENT_HUB,
     OPENAPI,
     PASSWORDS,
     SESSIONMAKER,
@@ -57,6 +63,19 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(store.close)
 
 
+async def _events(app: web.Application) -> AsyncIterator[None]:
+    hub = EventHub(app[SESSIONMAKER], app[SETTINGS], app[CLOCK])
+    await hub.start()
+    app[EVENT_HUB] = hub
+    yield
+    await hub.stop()
+
+
+async def _close_event_sockets(app: web.Application) -> None:
+    # Open sockets would hold the shutdown: they are closed with "going away" (1001).
+    await app[EVENT_HUB].close_all()
+
+
 async def _no_sniffing(_request: web.Request, response: web.StreamResponse) -> None:
     # A browser must take every answer as the type it is sent as: an "image" a patient
     # uploaded with HTML after its end must never be run as a page.
@@ -69,10 +88,25 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[CLOCK] = clock
     app[PASSWORDS] = PasswordHasher.for_settings(settings)
     app[DECODE_GATE] = DecodeGate(settings.max_decoded_bytes, os.cpu_count() or 1)
-    app.cleanup_ctx.extend([_database, _storage])
+    app.cleanup_ctx.extend([_database, _storage, _events])
+    app.on_shutdown.append(_close_event_sockets)
     app.on_response_prepare.append(_no_sniffing)
     # Order matters where paths overlap: /api/questions/pending before /api/questions/{id}.
-    for module in (meta, auth, profile, directory, questions, xrays, imaging, histories, admin):
+    for module in (
+        meta,
+        auth,
+        profile,
+        directory,
+        questions,
+        counts,
+        worklist,
+        results,
+        xrays,
+        imaging,
+        histories,
+        admin,
+        event_socket,
+    ):
         app.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
     return app

@@ -5,21 +5,46 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from server.access import result_visible
-from server.orm import AuditEventRow, MedicalHistoryRow, QuestionRow, UserRow, XRayRow
-from shared.enums import AuditObjectType
-from shared.models import AuditEvent, XRay
+from server.orm import (
+    AddendumRow,
+    AuditEventRow,
+    MedicalHistoryRow,
+    QuestionRow,
+    UserRow,
+    XRayRow,
+)
+from shared.enums import AuditObjectType, ResultStatus
+from shared.models import Addendum, AuditEvent, XRay
+
+# What every query that returns x-rays loads with them (their addenda, their signer).
+XRAY_LOADS = (
+    selectinload(XRayRow.addenda).selectinload(AddendumRow.author),
+    selectinload(XRayRow.result_signer),
+)
+
+
+def addendum_out(row: AddendumRow) -> Addendum:
+    return Addendum.model_validate(row)
 
 
 def xray_out(row: XRayRow, viewer: UserRow) -> XRay:
+    visible = result_visible(viewer, row)
+    signer = row.result_signer
     return XRay(
         id=row.id,
         user_id=row.user_id,
         name_of_xray=row.name_of_xray,
         description_of_xray=row.description_of_xray,
-        result_of_xray=row.result_of_xray if result_visible(viewer, row) else None,
+        result_of_xray=row.result_of_xray if visible else None,
         result_final=row.result_final,
+        result_status=row.result_status if visible else ResultStatus.none,
+        result_signed_by=row.result_signed_by_id,
+        result_signed_by_name=signer.full_name if signer is not None else None,
+        result_signed_at=row.result_signed_at,
+        addenda=[addendum_out(addendum) for addendum in row.addenda] if visible else [],
         type_of_xray=row.type_of_xray,
         image_of_xray=f"/api/xrays/{row.id}/image",
         thumbnail_url=f"/api/xrays/{row.id}/thumbnail",

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit import ACTION_BY_METHOD, AuditTrail, Subject
 from server.errors import ApiError, BadRequest, Forbidden, NotFound, database_unavailable
-from server.keys import CLOCK, SESSIONMAKER, SETTINGS
+from server.keys import CLOCK, EVENT_HUB, SESSIONMAKER, SETTINGS
 from server.orm import UserRow
 from server.sessions import authenticate
 from server.settings import Settings
@@ -220,6 +220,8 @@ async def _run(
             response = await function(context)
             audit.flush_into(db)
             await db.commit()
+            if db.info.pop("announced", None):
+                app[EVENT_HUB].wake()  # SQLite: this process is the only one to tell
             return response
         except ApiError as error:
             await db.rollback()

@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.decoding import DecodeGate
+from server.events.hub import EventHub
 from server.security import PasswordHasher
 from server.settings import Settings
 from server.storage import ImageStore
@@ -22,3 +23,5 @@ DECODE_GATE = web.AppKey("decode_gate", DecodeGate)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 # Built once at start-up from the routes; served by GET /api/openapi.json.
 OPENAPI = web.AppKey("openapi", dict[str, object])
+# The live-event hub of this process (its sockets, its reading of the outbox).
+EVENT_HUB = web.AppKey("event_hub", EventHub)

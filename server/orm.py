@@ -2,15 +2,27 @@
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Enum, ForeignKey, Index, String, Text, false
+from sqlalchemy import (
+    ColumnElement,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TextClause,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, IdType, UTCDateTime, utcnow
 from shared.enums import (
+    SIGNED_STATUSES,
     AuditAction,
     AuditObjectType,
     AuditOutcome,
+    EventType,
     QuestionStatus,
+    ResultStatus,
     UserType,
     XRayType,
 )
@@ -104,6 +116,10 @@ class LoginFailureRow(Base):
     )
 
 
+# The films of the worklist: no signed result yet, not deleted.
+UNSIGNED_SQL = "result_status IN ('none', 'preliminary') AND deleted_at IS NULL"
+
+
 class XRayRow(Timestamped, SoftDeleted, Base):
     __tablename__ = "xrays"
 
@@ -120,10 +136,84 @@ class XRayRow(Timestamped, SoftDeleted, Base):
     size_bytes: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     thumbnail_type: Mapped[str] = mapped_column(String(32))
-    # The patient sees the result only once the doctor has marked it final.
-    result_final: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The result's lifecycle: the patient sees it (and its marks, its addenda) once signed.
+    result_status: Mapped[ResultStatus] = mapped_column(
+        _enum(ResultStatus, "result_status"), default=ResultStatus.none
+    )
+    result_signed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    result_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_xrays_user_id_id", "user_id", "id"),)
+    addenda: Mapped[list["AddendumRow"]] = relationship(
+        lazy="raise_on_sql", order_by="AddendumRow.id"
+    )
+    result_signer: Mapped[UserRow | None] = relationship(
+        foreign_keys=[result_signed_by_id], lazy="raise_on_sql"
+    )
+    patient: Mapped[UserRow] = relationship(foreign_keys=[user_id], lazy="raise_on_sql")
+
+    __table_args__ = (
+        Index("ix_xrays_user_id_id", "user_id", "id"),
+        # The worklist: films whose result is not signed, oldest first, among a million.
+        Index(
+            "ix_xrays_unsigned_id",
+            "id",
+            sqlite_where=text(UNSIGNED_SQL),
+            postgresql_where=text(UNSIGNED_SQL),
+        ),
+    )
+
+    @classmethod
+    def unsigned(cls) -> TextClause:
+        """Films waiting for a signed result: the predicate of the worklist's partial index,
+        as literal SQL (a planner proves a query may use a partial index only from literals,
+        not from bound parameters)."""
+        return text(f"({UNSIGNED_SQL})")  # parenthesised: safe beside other terms
+
+    @property
+    def result_final(self) -> bool:
+        return self.result_status in SIGNED_STATUSES
+
+
+class AddendumRow(Base):
+    """An addition to a signed result: signed results are never edited, only added to."""
+
+    __tablename__ = "xray_addenda"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    xray_id: Mapped[int] = mapped_column(ForeignKey("xrays.id", ondelete="RESTRICT"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[UserRow] = relationship(lazy="raise_on_sql")
+
+    __table_args__ = (Index("ix_xray_addenda_xray_id_id", "xray_id", "id"),)
+
+    @property
+    def author_name(self) -> str:
+        return self.author.full_name
+
+
+class EventRow(Base):
+    """The outbox of live events: written in the transaction of the change it announces, so
+    an event exists exactly when its change committed. Who receives it is decided when it is
+    sent, from these fields (see server/events/recipients.py)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    type: Mapped[EventType] = mapped_column(_enum(EventType, "event_type"))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int] = mapped_column(IdType)
+    patient_id: Mapped[int | None] = mapped_column(IdType)
+    # To whom: one doctor, every active doctor, the patient, every active admin.
+    doctor_id: Mapped[int | None] = mapped_column(IdType)
+    all_doctors: Mapped[bool] = mapped_column(default=False)
+    to_patient: Mapped[bool] = mapped_column(default=False)
+    to_admins: Mapped[bool] = mapped_column(default=False)
 
 
 class XRayAnnotationsRow(Base):

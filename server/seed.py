@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db import utcnow
 from server.decoding import DecodeGate
 from server.demo_images import radiograph_pixels, write_dicom, write_jpeg, write_png
 from server.ingest import image_columns, store_image
@@ -24,7 +25,7 @@ from server.security import PasswordHasher
 from server.settings import Settings
 from server.storage import ImageStore
 from server.users import create_user
-from shared.enums import QuestionStatus, UserType, XRayType
+from shared.enums import QuestionStatus, ResultStatus, UserType, XRayType
 from shared.imaging import sniff_content_type
 
 DEMO_PASSWORD = "medsys-demo"
@@ -70,6 +71,9 @@ async def _add_xray(
         name_of_xray=name,
         description_of_xray=f"{name}, taken at the practice.",
         result_of_xray=result,
+        result_status=ResultStatus.preliminary if result else ResultStatus.none,
+        addenda=[],
+        result_signer=None,
         type_of_xray=xray_type,
         **image_columns(stored, sha256, len(data)),
     )
@@ -129,8 +133,11 @@ async def _fill(
         XRayType.chest,
         result="Lungs clear; no effusion. Heart size normal.",
     )
-    # Final, with the doctor's marks: what a patient sees once a result is given.
-    chest.result_final = True
+    # Signed, with the doctor's marks: what a patient sees once a result is given.
+    chest.result_status = ResultStatus.final
+    chest.result_signer = grace
+    chest.result_signed_by_id = grace.id
+    chest.result_signed_at = utcnow()
     db.add(
         XRayAnnotationsRow(
             xray_id=chest.id,
@@ -156,7 +163,15 @@ async def _fill(
         XRayType.chest,
     )
     await _add_xray(
-        db, store, settings, sources["hand.jpg"], peter, peter, "Left hand", XRayType.limb
+        db,
+        store,
+        settings,
+        sources["hand.jpg"],
+        peter,
+        peter,
+        "Left hand",
+        XRayType.limb,
+        result="Possible hairline fracture of the fifth metacarpal; compare with a second view.",
     )
 
     for patient, name, description in (

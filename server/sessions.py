@@ -78,6 +78,29 @@ async def authenticate(
     return user, session.id
 
 
+async def live_sessions(
+    db: AsyncSession, settings: Settings, session_ids: set[str], now: datetime
+) -> set[str]:
+    """Which of these sessions may still act (not revoked, expired or idle, their user active).
+
+    Reads only: an open event socket is not a request, so it does not keep a session alive."""
+    if not session_ids:
+        return set()
+    idle_since = now - timedelta(seconds=settings.idle_timeout)
+    rows = await db.execute(
+        select(SessionRow.id)
+        .join(UserRow, UserRow.id == SessionRow.user_id)
+        .where(
+            SessionRow.id.in_(session_ids),
+            SessionRow.revoked_at.is_(None),
+            SessionRow.expires_at > now,
+            SessionRow.last_seen_at > idle_since,
+            UserRow.is_active.is_(True),
+        )
+    )
+    return {session_id for (session_id,) in rows}
+
+
 async def revoke_session(db: AsyncSession, session_id: str, now: datetime) -> None:
     await db.execute(
         update(SessionRow)

@@ -36,6 +36,11 @@ class Settings:
     # many seconds; a request body or a response that moves no byte for body_timeout too.
     keepalive_timeout: int = 15
     body_timeout: int = 30
+    # Live events: kept this long for clients that resume; a ping every heartbeat; a socket
+    # that reads no frame, or answers no ping, for patience seconds is closed (1013).
+    event_retention_seconds: int = 2_592_000
+    event_heartbeat_seconds: float = 30.0
+    event_patience_seconds: float = 10.0
     # Stored files with no x-ray row are removed at start once they are this old (seconds).
     orphan_grace_seconds: int = 600
     # Addresses of reverse proxies (nginx) whose X-Forwarded-For is believed.
@@ -100,6 +105,9 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         argon2_time_cost=_int_env(env, "MEDSYS_ARGON2_TIME_COST", 3),
         keepalive_timeout=_int_env(env, "MEDSYS_KEEPALIVE_TIMEOUT", 15),
         body_timeout=_int_env(env, "MEDSYS_BODY_TIMEOUT", 30),
+        event_retention_seconds=_int_env(env, "MEDSYS_EVENT_RETENTION_SECONDS", 2_592_000),
+        event_heartbeat_seconds=_int_env(env, "MEDSYS_EVENT_HEARTBEAT_SECONDS", 30),
+        event_patience_seconds=_int_env(env, "MEDSYS_EVENT_PATIENCE_SECONDS", 10),
         orphan_grace_seconds=_int_env(env, "MEDSYS_ORPHAN_GRACE_SECONDS", 600, minimum=0),
         trusted_proxies=frozenset(
             address.strip()

@@ -49,3 +49,26 @@ class AuditOutcome(StrEnum):
     ok = "ok"
     denied = "denied"
     error = "error"
+
+
+class ResultStatus(StrEnum):
+    """none → preliminary (written, not signed) → final (signed) → amended (addenda)."""
+
+    none = "none"
+    preliminary = "preliminary"
+    final = "final"
+    amended = "amended"
+
+
+SIGNED_STATUSES = frozenset({ResultStatus.final, ResultStatus.amended})
+
+
+class EventType(StrEnum):
+    question_created = "question.created"
+    question_answered = "question.answered"
+    question_claimed = "question.claimed"
+    xray_created = "xray.created"
+    xray_signed = "xray.signed"
+    xray_amended = "xray.amended"
+    history_changed = "history.changed"
+    user_registered = "user.registered"

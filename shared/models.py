@@ -21,6 +21,7 @@ from shared.enums import (
     AuditObjectType,
     AuditOutcome,
     QuestionStatus,
+    ResultStatus,
     UserType,
     XRayType,
 )
@@ -156,8 +157,42 @@ class XRay(ResponseModel):
     sha256: str
     created_at: datetime
     updated_at: datetime
-    # medsys extension: the patient sees result_of_xray only once the doctor marks it final.
+    # The result's lifecycle (docs/api.md, "Results"): a patient sees the result, its marks and
+    # its addenda once it is signed (result_final: status final or amended).
     result_final: bool = False
+    result_status: ResultStatus = ResultStatus.none
+    result_signed_by: int | None = None
+    result_signed_by_name: str | None = None  # medsys extension
+    result_signed_at: datetime | None = None
+    addenda: list["Addendum"] = Field(default_factory=list)
+
+
+class Addendum(ResponseModel):
+    id: int
+    xray_id: int
+    author_id: int
+    author_name: str
+    text: str
+    created_at: datetime
+
+
+class AddendumCreate(RequestModel):
+    text: Annotated[str, Field(min_length=1, max_length=10000)]
+
+
+class Counts(ResponseModel):
+    """GET /api/counts: how much waits for the user, as numbers only (a tab's badge). Null
+    where the role has no such list."""
+
+    pending_questions: int | None = None  # the doctor's queue (admins: every pending one)
+    films_to_read: int | None = None  # the worklist: unsigned results
+    awaiting_approval: int | None = None  # admins: doctors who registered and wait
+
+
+class WorklistItem(XRay):
+    """A film to read, with its patient's name (the worklist shows people)."""
+
+    patient_name: str
 
 
 class XRayUploadFields(RequestModel):
@@ -295,3 +330,17 @@ class AnnotationSet(ResponseModel):
     calibration_mm_per_pixel: float | None = None
     author_id: int | None
     updated_at: datetime | None
+
+
+# --- live events ----------------------------------------------------------------------
+
+
+class Event(ResponseModel):
+    """A frame of GET /api/events: what changed, by id (the client reads the object itself)."""
+
+    id: int
+    type: str  # an EventType, or "resync"
+    at: datetime | None = None
+    object_type: str | None = None
+    object_id: int | None = None
+    patient_id: int | None = None

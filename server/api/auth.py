@@ -4,11 +4,12 @@ from aiohttp import web
 
 from server.endpoint import ANY_USER, Context, endpoint, json_response, no_content
 from server.errors import Forbidden, Unauthorized
+from server.events.outbox import announce
 from server.keys import PASSWORDS
 from server.sessions import open_session, revoke_session
 from server.throttle import check_login_allowed, clear_login_failures, record_login_failure
 from server.users import create_user, email_key, find_by_email
-from shared.enums import AuditAction, AuditObjectType, AuditOutcome, UserType
+from shared.enums import AuditAction, AuditObjectType, AuditOutcome, EventType, UserType
 from shared.models import LoginRequest, LoginResponse, RegisterRequest, User, UserEnvelope
 
 routes = web.RouteTableDef()
@@ -37,6 +38,8 @@ async def register(ctx: Context) -> web.Response:
         is_active=usertype == UserType.patient,
     )
     ctx.audit.record(AuditObjectType.user, user.id, None, actor_id=user.id)
+    if not user.is_active:  # a doctor awaiting approval: the admins are told
+        await announce(ctx.db, EventType.user_registered, "user", user.id, None, to_admins=True)
     return json_response(UserEnvelope(user=User.model_validate(user)), status=201)
 
 

@@ -9,10 +9,11 @@ from server.access import (
     require_history_visible,
 )
 from server.endpoint import ADMIN, ANY_USER, STAFF, Context, endpoint, json_response, no_content
+from server.events.outbox import announce
 from server.orm import MedicalHistoryRow
 from server.pagination import PageQuery, fetch_page
 from shared.base import Page
-from shared.enums import AuditObjectType
+from shared.enums import AuditObjectType, EventType
 from shared.models import MedicalHistory, MedicalHistoryCreate, MedicalHistoryUpdate
 
 routes = web.RouteTableDef()
@@ -69,7 +70,19 @@ async def add_history(ctx: Context) -> web.Response:
     ctx.db.add(history)
     await ctx.db.flush()
     ctx.audit.record(HISTORY, history.id, patient_id)
+    await _announce_change(ctx, history)
     return json_response(MedicalHistory.model_validate(history), status=201)
+
+
+async def _announce_change(ctx: Context, history: MedicalHistoryRow) -> None:
+    await announce(
+        ctx.db,
+        EventType.history_changed,
+        "medical_history",
+        history.id,
+        history.user_id,
+        to_patient=True,
+    )
 
 
 async def _load_history(ctx: Context) -> MedicalHistoryRow:
@@ -94,6 +107,7 @@ async def update_history(ctx: Context) -> web.Response:
         setattr(history, name, getattr(body, name))
     await ctx.db.flush()
     ctx.audit.record(HISTORY, history.id, history.user_id)
+    await _announce_change(ctx, history)
     return json_response(MedicalHistory.model_validate(history))
 
 
@@ -103,4 +117,5 @@ async def delete_history(ctx: Context) -> web.Response:
     history = await _load_history(ctx)
     history.deleted_at = ctx.now
     ctx.audit.record(HISTORY, history.id, history.user_id)
+    await _announce_change(ctx, history)
     return no_content()

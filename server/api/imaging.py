@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from server.access import is_staff, result_visible
 from server.api.xrays import image_read, send_file, visible_xray
-from server.endpoint import ANY_USER, STAFF, Context, endpoint, json_response
+from server.endpoint import ANY_USER, DOCTOR, Context, endpoint, json_response
+from server.errors import Conflict
 from server.keys import DECODE_GATE, STORAGE
 from server.orm import XRayAnnotationsRow, XRayRow
 from server.pixels import cached_transform, render_pixels
@@ -118,15 +119,19 @@ async def get_annotations(ctx: Context) -> web.Response:
 
 @routes.put("/api/xrays/{xray_id}/annotations")
 @endpoint(
-    "Replace the measurements and marks of an x-ray (doctors, admins)",
-    roles=STAFF,
+    "Replace the measurements and marks of an x-ray (doctors; not once the result is signed)",
+    roles=DOCTOR,
     body=AnnotationsUpdate,
     response=AnnotationSet,
     subject=XRAY,
+    extra_responses={409: "The result is signed"},
 )
 async def put_annotations(ctx: Context) -> web.Response:
     xray = await visible_xray(ctx, XRAY)
     body = await ctx.json_body(AnnotationsUpdate)
+    if xray.result_final:
+        # What the patient was shown with the signed result does not change silently.
+        raise Conflict("The result is signed; its marks can no longer be changed.")
     document = json.dumps([item.model_dump(exclude_none=True) for item in body.annotations])
     row = await _annotations_of(ctx, xray)
     if row is None:

@@ -21,11 +21,12 @@ from server.endpoint import (
     endpoint,
     json_response,
 )
-from server.errors import NotFound, invalid
+from server.errors import Conflict, NotFound, invalid
+from server.events.outbox import announce
 from server.orm import QuestionRow, ResponseRow, UserRow, XRayRow
 from server.pagination import PageQuery, fetch_page
 from shared.base import Page
-from shared.enums import AuditObjectType, QuestionStatus, UserType
+from shared.enums import AuditAction, AuditObjectType, EventType, QuestionStatus, UserType
 from shared.models import Question, QuestionCreate, Response, ResponseCreate
 
 routes = web.RouteTableDef()
@@ -94,6 +95,15 @@ async def ask_question(ctx: Context) -> web.Response:
     ctx.db.add(question)
     await ctx.db.flush()
     ctx.audit.record(QUESTION, question.id, ctx.user.id)
+    await announce(
+        ctx.db,
+        EventType.question_created,
+        "question",
+        question.id,
+        question.patient_id,
+        doctor_id=question.doctor_id,
+        all_doctors=question.doctor_id is None,
+    )
     return json_response(Question.model_validate(question), status=201)
 
 
@@ -143,6 +153,51 @@ async def get_question(ctx: Context) -> web.Response:
     return json_response(Question.model_validate(question))
 
 
+@routes.post("/api/questions/{id}/claim")
+@endpoint(
+    "Take an unassigned question (doctors), so that no other doctor answers it",
+    roles=DOCTOR,
+    response=Question,
+    subject=QUESTION,
+    extra_responses={409: "Another doctor holds it, or it is answered"},
+)
+async def claim_question(ctx: Context) -> web.Response:
+    question_id = ctx.path_id("id")
+    # Locked on PostgreSQL, so that of two doctors claiming at once one gets 409.
+    question = await ctx.db.scalar(
+        select(QuestionRow)
+        .where(QuestionRow.id == question_id)
+        .options(*WITH_RESPONSES)
+        .with_for_update(of=QuestionRow)
+    )
+    if question is not None:
+        ctx.audit.about(QUESTION, question.id, question.patient_id)
+    if question is not None and question.doctor_id not in (None, ctx.user.id):
+        # The race the claim exists for: the other doctor was first (the contract's 409).
+        raise Conflict("Another doctor has taken this question.")
+    question = require_question_visible(ctx.user, question)
+    if question.doctor_id == ctx.user.id:
+        ctx.audit.record(QUESTION, question.id, question.patient_id, action=AuditAction.read)
+        return json_response(Question.model_validate(question))
+    if question.status != QuestionStatus.pending:
+        raise Conflict("This question is already answered.")
+    question.doctor = ctx.user
+    question.doctor_id = ctx.user.id
+    await ctx.db.flush()
+    ctx.audit.record(
+        QUESTION, question.id, question.patient_id, action=AuditAction.update, detail="claimed"
+    )
+    await announce(
+        ctx.db,
+        EventType.question_claimed,
+        "question",
+        question.id,
+        question.patient_id,
+        all_doctors=True,
+    )
+    return json_response(Question.model_validate(question))
+
+
 @routes.post("/api/questions/{id}/response")
 @endpoint(
     "Answer a question (doctors); an unassigned question becomes the doctor's",
@@ -163,11 +218,25 @@ async def answer_question(ctx: Context) -> web.Response:
         question_id=question.id, doctor_id=ctx.user.id, response_text=body.response_text
     )
     ctx.db.add(response)
+    # The first answer takes the question out of the queue of every doctor who had it.
+    was_unassigned = question.doctor_id is None
+    first_answer = question.status == QuestionStatus.pending
     question.status = QuestionStatus.answered
-    if question.doctor_id is None:
+    if was_unassigned:
         question.doctor = ctx.user
+        question.doctor_id = ctx.user.id
     await ctx.db.flush()
     ctx.audit.record(AuditObjectType.response, response.id, question.patient_id)
+    await announce(
+        ctx.db,
+        EventType.question_answered,
+        "question",
+        question.id,
+        question.patient_id,
+        doctor_id=question.doctor_id,
+        all_doctors=first_answer and was_unassigned,
+        to_patient=True,
+    )
     return json_response(Response.model_validate(response), status=201)
 
 

@@ -14,7 +14,7 @@ from server.access import (
     require_xray_visible,
     xray_fields_for,
 )
-from server.convert import xray_out
+from server.convert import XRAY_LOADS, xray_out
 from server.endpoint import ADMIN, ANY_USER, Context, endpoint, json_response, no_content
 from server.errors import (
     NotFound,
@@ -26,6 +26,7 @@ from server.ingest import image_columns, store_image
 from server.keys import DECODE_GATE, STORAGE
 from server.orm import XRayRow
 from server.pagination import PageQuery, fetch_page
+from server.results import RESULT_FIELDS, announce_arrival, apply_result_update
 from server.storage import ImageStore
 from server.uploads import ReceivedFile, receive_upload
 from shared.base import Page
@@ -65,11 +66,14 @@ async def _store(
             name_of_xray=fields.name_of_xray,
             description_of_xray=fields.description_of_xray,
             type_of_xray=fields.type_of_xray,
+            addenda=[],
+            result_signer=None,
             **image_columns(stored, image.sha256, image.size_bytes),
         )
         ctx.db.add(xray)
         await ctx.db.flush()
         ctx.audit.record(XRAY, xray.id, patient_id)
+        await announce_arrival(ctx.db, xray, by_patient=ctx.user.usertype == UserType.patient)
         ctx.audit.flush_into(ctx.db)
         # Committed here, not by the endpoint wrapper, so that a failed commit still
         # removes the files placed above.
@@ -151,7 +155,9 @@ async def list_xrays(ctx: Context) -> web.Response:
     ctx.audit.about(XRAY, None, patient_id)
     await patient_list_subject(ctx.user, ctx.db, patient_id)
     page = ctx.query(PageQuery)
-    statement = select(XRayRow).where(XRayRow.user_id == patient_id, XRayRow.live())
+    statement = (
+        select(XRayRow).where(XRayRow.user_id == patient_id, XRayRow.live()).options(*XRAY_LOADS)
+    )
     xrays, next_cursor = await fetch_page(ctx.db, statement, XRayRow.id, page)
     if xrays:
         ctx.audit.record_patients(XRAY, {patient_id})
@@ -162,7 +168,7 @@ async def list_xrays(ctx: Context) -> web.Response:
 
 async def visible_xray(ctx: Context, object_type: AuditObjectType) -> XRayRow:
     xray_id = ctx.path_id("xray_id")
-    xray = await ctx.db.get(XRayRow, xray_id)
+    xray = await ctx.db.get(XRayRow, xray_id, options=XRAY_LOADS)
     ctx.audit.about(object_type, xray_id, xray.user_id if xray is not None else None)
     return require_xray_visible(ctx.user, xray)
 
@@ -177,20 +183,23 @@ async def get_xray(ctx: Context) -> web.Response:
 
 @routes.patch("/api/xrays/{xray_id}")
 @endpoint(
-    "Change an x-ray: the result (doctors, admins) or name, type, description (its patient)",
+    "Change an x-ray: the result while not signed, or sign it (doctors); name, type, "
+    "description (its patient)",
     roles=ANY_USER,
     body=XRayUpdate,
     response=XRay,
     subject=XRAY,
+    extra_responses={409: "The result is signed (add an addendum instead)"},
 )
 async def update_xray(ctx: Context) -> web.Response:
     xray = await visible_xray(ctx, XRAY)
     refused = set(XRayUpdate.model_fields) - xray_fields_for(ctx.user, xray)
     body = await ctx.json_body(XRayUpdate, refused=refused)
-    for name in body.model_fields_set:
+    for name in body.model_fields_set - RESULT_FIELDS:
         setattr(xray, name, getattr(body, name))
+    signed = await apply_result_update(ctx.db, xray, body, ctx.user, ctx.now)
     await ctx.db.flush()
-    ctx.audit.record(XRAY, xray.id, xray.user_id)
+    ctx.audit.record(XRAY, xray.id, xray.user_id, detail="signed" if signed else None)
     return json_response(xray_out(xray, ctx.user))
 
 

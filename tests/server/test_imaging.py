@@ -173,11 +173,16 @@ async def test_annotations_are_kept_and_shown_to_the_patient_once_final(
 
     await problem(await client.put(path, headers=patient.headers, json=ANNOTATIONS), 403)
     await problem(await client.get(path, headers=other.headers), 404)
+    unsigned = await uploaded(client, patient, png16_bytes(50, 50))
+    unsigned_path = f"/api/xrays/{unsigned['id']}/annotations"
+    cleared = await client.put(unsigned_path, headers=doctor.headers, json={"annotations": []})
+    assert (await cleared.json())["annotations"] == []
     bad = {"annotations": [{"kind": "angle", "points": [[0, 0], [1, 1]]}]}
     await field_problem(await client.put(path, headers=doctor.headers, json=bad), "annotations.0")
     untitled = {"annotations": [{"kind": "text", "points": [[0, 0]]}]}
     await field_problem(
         await client.put(path, headers=doctor.headers, json=untitled), "annotations.0"
     )
-    cleared = await client.put(path, headers=doctor.headers, json={"annotations": []})
-    assert (await cleared.json())["annotations"] == []
+    # What the patient was shown with the signed result does not change: not even cleared.
+    await problem(await client.put(path, headers=doctor.headers, json={"annotations": []}), 409)
+    assert len((await (await client.get(path, headers=patient.headers)).json())["annotations"]) == 4

@@ -228,3 +228,47 @@ async def test_conversation_between_a_doctor_and_a_patient(
         ),
         404,
     )
+
+
+async def test_a_doctor_takes_an_unassigned_question_so_no_other_answers_it(
+    client: TestClient, practice: Practice
+) -> None:
+    patient = await practice.patient()
+    doctor, colleague = await practice.doctor("Dr Grace"), await practice.doctor("Dr Alan")
+    question = await ask(client, patient)
+    path = f"/api/questions/{question['id']}/claim"
+    await problem(await client.post(path, headers=practice.admin.headers), 403)
+    await problem(await client.post(path, headers=patient.headers), 403)
+    assert [q["id"] for q in await items(client, "/api/questions/pending", colleague)] == [
+        question["id"]
+    ]
+
+    claimed = await client.post(path, headers=doctor.headers)
+    assert claimed.status == 200, await claimed.text()
+    assert ((await claimed.json())["doctor_id"], (await claimed.json())["doctor_name"]) == (
+        doctor.id,
+        "Dr Grace",
+    )
+    again = await client.post(path, headers=doctor.headers)
+    assert (await again.json())["doctor_id"] == doctor.id
+    # The colleague's queue no longer holds it; taking or answering it is refused.
+    assert await items(client, "/api/questions/pending", colleague) == []
+    await problem(await client.post(path, headers=colleague.headers), 409)
+    await problem(
+        await client.post(
+            f"/api/questions/{question['id']}/response",
+            headers=colleague.headers,
+            json={"response_text": "Me too"},
+        ),
+        404,
+    )
+    answered = await ask(client, patient)
+    await client.post(
+        f"/api/questions/{answered['id']}/response",
+        headers=colleague.headers,
+        json={"response_text": "Rest, and fluids."},
+    )
+    await problem(
+        await client.post(f"/api/questions/{answered['id']}/claim", headers=doctor.headers), 409
+    )
+    await problem(await client.post("/api/questions/999999/claim", headers=doctor.headers), 404)
