@@ -1,6 +1,7 @@
 """The Account menu's dialogs: my profile, my password, preferences."""
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -43,15 +44,22 @@ class PreferencesDialog(QDialog):
         self.idle_spin.setValue(max(1, min(round(config.idle_minutes), int(limit_minutes))))
         note = QLabel(f"The practice logs everyone off after {limit_minutes:g} minutes at most.")
         note.setWordWrap(True)
+        self.notifications_check = QCheckBox(
+            "Tell me of new answers, results, questions and films while medsys is not in front",
+            self,
+        )
+        self.notifications_check.setChecked(config.notifications)
         buttons = _buttons(self, "Save")
         buttons.accepted.connect(self.accept)
         form = QFormLayout(self)
         form.addRow("Log off after inactivity of", self.idle_spin)
         form.addRow(note)
+        form.addRow(self.notifications_check)
         form.addRow(buttons)
 
     def accept(self) -> None:
         self._config.idle_minutes = self.idle_spin.value()
+        self._config.notifications = self.notifications_check.isChecked()
         super().accept()
 
 

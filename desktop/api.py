@@ -14,11 +14,14 @@ from pydantic import BaseModel
 from desktop.http import CHUNK, ApiError, HttpClient, Progress, body_of
 from shared.base import Page
 from shared.models import (
+    Addendum,
+    AddendumCreate,
     AdminUserCreate,
     AdminUserUpdate,
     AnnotationSet,
     AnnotationsUpdate,
     AuditEvent,
+    Counts,
     DoctorSummary,
     LoginRequest,
     LoginResponse,
@@ -34,6 +37,7 @@ from shared.models import (
     ResponseCreate,
     User,
     UserEnvelope,
+    WorklistItem,
     XRay,
     XRayMetadata,
     XRayUpdate,
@@ -129,6 +133,12 @@ class ApiClient(HttpClient):
     async def ask(self, body: QuestionCreate) -> Question:
         return await self._model(Question, "POST", "/api/questions", json=body_of(body))
 
+    async def claim(self, question_id: int) -> Question:
+        return await self._model(Question, "POST", f"/api/questions/{question_id}/claim")
+
+    async def counts(self) -> Counts:
+        return await self._model(Counts, "GET", "/api/counts")
+
     async def answer(self, question_id: int, body: ResponseCreate) -> Response:
         path = f"/api/questions/{question_id}/response"
         return await self._model(Response, "POST", path, json=body_of(body))
@@ -143,6 +153,19 @@ class ApiClient(HttpClient):
 
     async def update_xray(self, xray_id: int, body: XRayUpdate) -> XRay:
         return await self._model(XRay, "PATCH", f"/api/xrays/{xray_id}", json=body_of(body))
+
+    async def worklist(
+        self, result_status: str | None = None, cursor: str | None = None
+    ) -> Page[WorklistItem]:
+        params = {"result_status": result_status, "cursor": cursor}
+        return await self._page(WorklistItem, "/api/xrays/worklist", params)
+
+    async def sign_result(self, xray_id: int) -> XRay:
+        return await self._model(XRay, "POST", f"/api/xrays/{xray_id}/result/sign")
+
+    async def add_addendum(self, xray_id: int, body: AddendumCreate) -> Addendum:
+        path = f"/api/xrays/{xray_id}/addenda"
+        return await self._model(Addendum, "POST", path, json=body_of(body))
 
     async def delete_xray(self, xray_id: int) -> None:
         await self._call("DELETE", f"/api/xrays/{xray_id}")

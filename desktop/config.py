@@ -59,5 +59,21 @@ class Config:
     def set_last_tab(self, role: str, tab: str) -> None:
         self._settings.setValue(f"window/last_tab/{role}", tab)
 
+    @property
+    def notifications(self) -> bool:
+        """Tell the user (a system notification) of what arrives while the window is away."""
+        return self._text("notifications/enabled", "true") == "true"
+
+    @notifications.setter
+    def notifications(self, value: bool) -> None:
+        self._settings.setValue("notifications/enabled", "true" if value else "false")
+
+    def seen(self, user_id: int, key: str) -> str:
+        """What the user last saw of an object (see desktop/unread.py); "" for never."""
+        return self._text(f"seen/{user_id}/{key}", "")
+
+    def set_seen(self, user_id: int, key: str, value: str) -> None:
+        self._settings.setValue(f"seen/{user_id}/{key}", value)
+
     def sync(self) -> None:
         self._settings.sync()

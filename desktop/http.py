@@ -171,6 +171,20 @@ class HttpClient:
         except aiohttp.ClientError as error:
             raise self._unreachable(error) from None
 
+    async def open_events(self, after: int | None) -> aiohttp.ClientWebSocketResponse:
+        """The live events socket (GET /api/events), resuming after event `after`; a refusal
+        is an ApiError with the handshake's status (401: the session has ended)."""
+        params = {} if after is None else {"after": str(after)}
+        try:
+            return await self._http().ws_connect(
+                f"{self.base_url}/api/events", params=params, headers=self._headers()
+            )
+        except aiohttp.WSServerHandshakeError as error:
+            detail = f"The server refused live updates ({error.status})."
+            raise ApiError(error.status, detail) from None
+        except aiohttp.ClientError as error:
+            raise self._unreachable(error) from None
+
     async def _model(self, model: type[ModelT], method: str, path: str, **kwargs: Any) -> ModelT:
         return model.model_validate_json(await self._call(method, path, **kwargs))
 

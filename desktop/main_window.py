@@ -3,6 +3,7 @@
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QLabel,
     QMainWindow,
     QTabWidget,
@@ -11,12 +12,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.account import PasswordDialog, PreferencesDialog, ProfileDialog
+from desktop.attention import Attention, Target
 from desktop.config import Config
 from desktop.idle import IdleBanner, IdleWatcher
 from desktop.operations import auth as auth_ops
 from desktop.roles import tabs_for
 from desktop.session import Session
 from desktop.unsaved import ask_about_unsaved_work
+from desktop.widgets.notice import NoticeBar
 
 
 class MainWindow(QMainWindow):
@@ -33,28 +36,41 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"medsys — {user.full_name} ({self.role})")
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
+        self.attention = Attention(session, config, self)
+        self.attention.window_active = self.isActiveWindow
+        self.attention.counts_changed.connect(self._show_counts)
+        self.attention.open_requested.connect(self.open_target)
+        self.tab_titles: list[str] = []  # the tabs' names, without their counts
         for title, widget in tabs_for(session):
             self.tabs.addTab(widget, title)
+            self.tab_titles.append(title)
             requested = getattr(widget, "xray_requested", None)
             if requested is not None:
                 requested.connect(self.open_xray)
+            seen = getattr(widget, "seen", None)
+            if seen is not None:
+                seen.connect(self.attention.seen)
         self.idle_banner = IdleBanner(self)
+        self.notice = NoticeBar(self)
+        self.notice.open_clicked.connect(self.attention.open_last)
+        self.attention.notified.connect(self._notified)
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.idle_banner)
+        layout.addWidget(self.notice)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         last = config.last_tab(self.role)
-        for index in range(self.tabs.count()):
-            if self.tabs.tabText(index) == last:
-                self.tabs.setCurrentIndex(index)
+        if last in self.tab_titles:
+            self.tabs.setCurrentIndex(self.tab_titles.index(last))
         self.tabs.currentChanged.connect(self._remember_tab)
         self.connection = QLabel("", self)
         self.statusBar().addPermanentWidget(self.connection)
         self._connected()
         session.events.reachable.connect(self._connected)
+        session.live.state_changed.connect(lambda _live: self._connected())
         session.events.unreachable.connect(self._disconnected)
         session.events.retrying.connect(self._retrying)
         session.events.expired.connect(
@@ -69,11 +85,19 @@ class MainWindow(QMainWindow):
         self.idle.active.connect(self.idle_banner.hide)
         self.idle.idle.connect(self._idle_log_off)
         self.idle.start()
+        session.live.start()
+        self.attention.start()
 
     def _remember_tab(self, index: int) -> None:
         # Tabs removed while logging out must not overwrite the tab the user was on.
-        if not self._logging_out:
-            self._config.set_last_tab(self.role, self.tabs.tabText(index))
+        if not self._logging_out and 0 <= index < len(self.tab_titles):
+            self._config.set_last_tab(self.role, self.tab_titles[index])
+
+    def _show_counts(self, counts: dict[str, int]) -> None:
+        """A tab's name says how much waits there: "Films to read (3)"."""
+        for index, title in enumerate(self.tab_titles):
+            waiting = counts.get(title, 0)
+            self.tabs.setTabText(index, f"{title} ({waiting})" if waiting else title)
 
     def _build_menu(self) -> None:
         account = self.menuBar().addMenu("&Account")
@@ -127,8 +151,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"medsys — {user.full_name} ({self.role})")
 
     def _connected(self) -> None:
-        self.connection.setText(f"● Connected to {self.session.server_url}")
-        self.connection.setStyleSheet("color: #1b7f3b;")
+        connected = f"● Connected to {self.session.server_url}"
+        if self.session.live.is_live:
+            self.connection.setText(f"{connected} · live")
+            self.connection.setStyleSheet("color: #1b7f3b;")
+        else:
+            self.connection.setText(f"{connected} · live updates reconnecting…")
+            self.connection.setStyleSheet("color: #a05a00;")
 
     def _retrying(self, message: str) -> None:
         self.connection.setText(f"● {message}")
@@ -148,12 +177,28 @@ class MainWindow(QMainWindow):
                 return
 
     def tab(self, title: str) -> QWidget:
-        for index in range(self.tabs.count()):
-            widget = self.tabs.widget(index)
-            if self.tabs.tabText(index) == title and widget is not None:
-                self.tabs.setCurrentIndex(index)
-                return widget
-        raise KeyError(title)
+        """Bring the tab of that name (without its count) to the front."""
+        widget = (
+            self.tabs.widget(self.tab_titles.index(title)) if title in self.tab_titles else None
+        )
+        if widget is None:
+            raise KeyError(title)
+        self.tabs.setCurrentWidget(widget)
+        return widget
+
+    def _notified(self, title: str, message: str) -> None:
+        self.notice.show_notice(title, message)
+        QApplication.alert(self)  # the taskbar entry asks for attention
+
+    def open_target(self, target: Target) -> None:
+        """Open what a notification was about, in front."""
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        widget = self.tab(target.tab)
+        opener = getattr(widget, "open_question_id", None) or getattr(widget, "open_xray_id", None)
+        if opener is not None:
+            opener(target.object_id)
 
     def _idle_log_off(self) -> None:
         reason = f"You were logged off after {self.idle_minutes:g} minutes without activity."
@@ -183,6 +228,7 @@ class MainWindow(QMainWindow):
             return
         self._logging_out = True
         self.session.end()
+        self.attention.stop()
         self.session.drafts.clear()
         self.idle.stop()
         self._config.window_geometry = self.saveGeometry()

@@ -41,7 +41,7 @@ def awaits_approval(user: User) -> bool:
 def tabs_for(session: Session) -> list[tuple[str, QWidget]]:
     """(title, widget) for every tab of the user's role, in order."""
     # Imported here: the tabs use the rules above.
-    from desktop.tabs import admin, audit, doctor, patient
+    from desktop.tabs import admin, audit, doctor, patient, worklist
 
     role = session.user.usertype
     if role == UserType.patient:
@@ -54,6 +54,7 @@ def tabs_for(session: Session) -> list[tuple[str, QWidget]]:
     if role == UserType.doctor:
         return [
             ("Pending questions", doctor.PendingTab(session)),
+            ("Films to read", worklist.WorklistTab(session)),
             ("Patients", doctor.PatientsTab(session)),
         ]
     return [

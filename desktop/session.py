@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from desktop.api import ApiClient, ApiError
 from desktop.cache import ImageCache
 from desktop.drafts import Drafts
+from desktop.live import LiveConnection
 from desktop.runner import AsyncRunner, Job, Task
 from shared.models import User
 
@@ -36,9 +37,13 @@ class Session:
     # The practice's longest idle time before the log-off (minutes), as the server says.
     idle_limit_minutes: float | None = None
     drafts: Drafts = field(default_factory=Drafts)
+    # What changed on the server, as it happens (started by the window).
+    live: LiveConnection = field(init=False)
 
     def __post_init__(self) -> None:
         self.names[self.user.id] = self.user.full_name
+        self.live = LiveConnection(self.api.open_events, self.runner.loop)
+        self.live.ended.connect(self._live_ended)
         self.api.on_retry = self.events.retrying.emit
         self.api.on_recovered = self.events.reachable.emit
 
@@ -74,6 +79,11 @@ class Session:
     def end(self) -> None:
         """The window is going away: answers still on their way are not delivered."""
         self.ended = True
+        self.live.stop()
+
+    def _live_ended(self, detail: str) -> None:
+        if not self.ended:
+            self.events.expired.emit(detail)
 
     def submit(self, job: Job) -> Task:
         """Run a job for this session: the one way to the server once logged in. Any 401 ends

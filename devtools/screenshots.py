@@ -10,11 +10,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop.app import DesktopApp
+from desktop.attention import Target
 from desktop.config import Config
 from desktop.main_window import MainWindow
 from devtools.live_server import LiveServer, run_cli, server_environment
@@ -73,8 +75,7 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
     from desktop.tabs import admin, doctor, patient
 
     window = shooter.log_in(email)
-    for index in range(window.tabs.count()):
-        title = window.tabs.tabText(index)
+    for index, title in enumerate(window.tab_titles):
         if title == "Privacy":
             continue  # shot last, once the doctor and the admin have looked at her records
         window.tabs.setCurrentIndex(index)
@@ -93,12 +94,21 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
         shooter.shoot(window, "patient-question-thread")
         questions.new_button.click()
         shooter.shoot(window, "patient-ask-question")
+        # What arrives while the window is away: the tray's message, and the notice in the window.
+        window.attention.window_active = lambda: False
+        answered = questions.model.item(0)
+        window.attention.notify(
+            "New answer", "A doctor answered your question.", Target("Questions", answered.id)
+        )
+        shooter.shoot(window, "patient-notification")
+        window.notice.hide()
     elif role == "doctor":
         pending = window.tab("Pending questions")
         assert isinstance(pending, doctor.PendingTab)
         for row in range(pending.model.rowCount()):
             pending.list.select_row(row)
             shooter.shoot(window, f"doctor-pending-question-{row + 1}")
+        _worklist_screens(shooter, window)
         patients = window.tab("Patients")
         assert isinstance(patients, doctor.PatientsTab)
         patients.picker.list.select_row(patients.picker.model.rowCount() - 1)
@@ -119,6 +129,7 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
         compare.resize(*shooter.size)
         shooter.shoot(compare, "doctor-compare")
         compare.close()
+        _signed_screens(shooter, window, chart)
         patients.chart.setCurrentIndex(1)
         shooter.shoot(window, "doctor-patient-history")
     else:
@@ -135,6 +146,49 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
     del tab
     window.log_out("Screenshots done.")
     wait_for(lambda: shooter.desktop.main_window is None)
+
+
+def _worklist_screens(shooter: Shooter, window: MainWindow) -> None:
+    """A film to read opened from the worklist, its preliminary result, the signing question."""
+    from desktop.tabs.worklist import WorklistTab
+
+    films = window.tab("Films to read")
+    assert isinstance(films, WorklistTab)
+    shooter.settle()
+    hand = next(x for x in films.model.items if x.name_of_xray == "Left hand")
+    films.open_xray_id(hand.id)
+    shooter.settle()
+    shooter.shoot(window, "doctor-worklist-preliminary")
+    films.detail.result.ask_to_sign()
+    box = films.detail.result.confirm_box
+    shooter.shoot(box, "doctor-sign-confirmation")
+    box.reject()
+
+
+def _signed_screens(shooter: Shooter, window: MainWindow, chart: Any) -> None:
+    """The signed chest film in the doctor's chart, then amended by an addendum."""
+    chest = next(x for x in chart.gallery.model.items if x.name_of_xray == "Chest PA")
+    chart.detail.show_xray(chest)
+    shooter.settle()
+    shooter.shoot(window, "doctor-result-signed")
+    result = chart.detail.result
+    result.addendum_button.click()
+    result.addendum_edit.setPlainText("Compared with last year's film: unchanged.")
+    result.add_addendum()
+    wait_for(lambda: result.status.text().startswith("Addendum added"))
+    shooter.shoot(window, "doctor-result-amended")
+
+
+def _patient_result_screen(shooter: Shooter, window: MainWindow) -> None:
+    """The patient reads the signed, amended chest result: signer, time and addendum."""
+    from desktop.tabs.patient import XRaysTab
+
+    xrays = window.tab("X-rays")
+    assert isinstance(xrays, XRaysTab)
+    shooter.settle()
+    xrays.open_xray(next(x for x in xrays.gallery.model.items if x.name_of_xray == "Chest PA"))
+    shooter.shoot(window, "patient-signed-result")
+    xrays.show_gallery()
 
 
 def take_screenshots(folder: Path, size: tuple[int, int] = WINDOW_SIZE) -> int:
@@ -170,6 +224,7 @@ def take_screenshots(folder: Path, size: tuple[int, int] = WINDOW_SIZE) -> int:
             ):
                 _role_screens(shooter, email, role)
             window = shooter.log_in("paula@medsys.example")
+            _patient_result_screen(shooter, window)
             window.tab("Privacy")
             shooter.shoot(window, "patient-privacy")
             window.log_out("Screenshots done.")

@@ -60,6 +60,7 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
         self._fetcher: PageFetcher | None = None
         self._next_cursor: str | None = None
         self._task: Task | None = None  # answers of any other (superseded) task are dropped
+        self._refresh_after_task = False
 
     # --- data ---------------------------------------------------------------------------
 
@@ -108,6 +109,7 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
 
     def reload(self) -> None:
         """Drop every row and fetch the first page again."""
+        self._refresh_after_task = False
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -117,6 +119,69 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
         self.endResetModel()
         if self._fetcher is not None:
             self._fetch(None)
+
+    def refresh(self) -> None:
+        """Fetch the loaded part of the list again and fold the changes in: new rows appear,
+        gone rows go, changed rows change, in place. Unlike `reload`, the view keeps its
+        selection and scroll position (this is how lists follow live events)."""
+        if self._fetcher is None:
+            return
+        if self._task is not None:
+            # A load under way may have been answered before the change: refresh after it.
+            self._refresh_after_task = True
+            return
+        fetcher, wanted = self._fetcher, max(len(self._items), 1)
+
+        async def job(_progress: Progress) -> Page[Any]:
+            items: list[Any] = []
+            cursor: str | None = None
+            while True:
+                page = await fetcher(cursor)
+                items += page.items
+                cursor = page.next_cursor
+                if cursor is None or len(items) >= wanted:
+                    return Page[Any](items=items, next_cursor=cursor)
+
+        self._task = self._submit(job)
+        self._task.succeeded.connect(self._merge)
+        self._task.failed.connect(self._fail)
+
+    def _merge(self, page: Page[Any]) -> None:
+        if self.sender() is not self._task:
+            return
+        self._task = None
+        self.merge(page.items)
+        self._next_cursor = page.next_cursor
+        self._done_loading()
+
+    def merge(self, fresh: list[ItemT]) -> None:
+        """Make the rows `fresh` (items with an `id`), with row moves, inserts and removals
+        rather than a reset."""
+        keep = {_id(item) for item in fresh}
+        for row in reversed(range(len(self._items))):
+            if _id(self._items[row]) not in keep:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._items[row]
+                self.endRemoveRows()
+        for row, item in enumerate(fresh):
+            here = self._items[row] if row < len(self._items) else None
+            if here is not None and _id(here) == _id(item):
+                if here != item:
+                    self._items[row] = item
+                    last = self.index(row, len(self._columns) - 1)
+                    self.dataChanged.emit(self.index(row, 0), last)
+                continue
+            moved = next(
+                (i for i in range(row + 1, len(self._items)) if _id(self._items[i]) == _id(item)),
+                None,
+            )
+            if moved is not None:
+                self.beginRemoveRows(QModelIndex(), moved, moved)
+                del self._items[moved]
+                self.endRemoveRows()
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._items.insert(row, item)
+            self.endInsertRows()
 
     def clear(self) -> None:
         self._fetcher = None
@@ -156,7 +221,13 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
             self._items.extend(page.items)
             self.endInsertRows()
         self._next_cursor = page.next_cursor
+        self._done_loading()
+
+    def _done_loading(self) -> None:
         self.loading_changed.emit(False)
+        if self._refresh_after_task:
+            self._refresh_after_task = False
+            self.refresh()
 
     def _fail(self, error: object) -> None:
         if self.sender() is not self._task:
@@ -164,6 +235,10 @@ class PagedTableModel(QAbstractTableModel, Generic[ItemT]):
         self._task = None
         self.loading_changed.emit(False)
         self.failed.emit(error)
+
+
+def _id(item: object) -> object:
+    return getattr(item, "id", item)
 
 
 def sortable(model: PagedTableModel[Any], parent: QObject | None = None) -> QSortFilterProxyModel:

@@ -52,3 +52,8 @@ def choices_for_asking(session: Session, on_success: OnSuccess, on_error: OnErro
         return doctors, xrays
 
     return session.run(job, on_success, on_error)
+
+
+def claim(session: Session, question_id: int, on_success: OnSuccess, on_error: OnError) -> Task:
+    """Take an unassigned question: it leaves the other doctors' queues."""
+    return call(session, lambda: session.api.claim(question_id), on_success, on_error)

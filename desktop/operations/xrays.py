@@ -8,7 +8,7 @@ from desktop.operations import OnError, OnSuccess, call
 from desktop.runner import Progress, Task
 from desktop.session import Session
 from shared.enums import XRayType
-from shared.models import XRay, XRayUpdate, XRayUploadFields
+from shared.models import AddendumCreate, XRay, XRayUpdate, XRayUploadFields
 
 
 def of_patient(session: Session, patient_id: int) -> PageFetcher:
@@ -37,15 +37,31 @@ def thumbnail(session: Session, xray: XRay, on_success: OnSuccess) -> Task:
 
 
 def save_result(
-    session: Session,
-    xray_id: int,
-    text: str | None,
-    final: bool,
-    on_success: OnSuccess,
-    on_error: OnError,
+    session: Session, xray_id: int, text: str | None, on_success: OnSuccess, on_error: OnError
 ) -> Task:
-    body = XRayUpdate.model_construct(result_of_xray=text, result_final=final)
+    """Keep a preliminary result (not shown to the patient until it is signed)."""
+    body = XRayUpdate.model_construct(result_of_xray=text)
     return call(session, lambda: session.api.update_xray(xray_id, body), on_success, on_error)
+
+
+def sign_result(
+    session: Session, xray_id: int, text: str | None, on_success: OnSuccess, on_error: OnError
+) -> Task:
+    """Save the text and sign it in one request: the result becomes final, the patient's."""
+    body = XRayUpdate.model_construct(result_of_xray=text, result_final=True)
+    return call(session, lambda: session.api.update_xray(xray_id, body), on_success, on_error)
+
+
+def add_addendum(
+    session: Session, xray_id: int, text: str, on_success: OnSuccess, on_error: OnError
+) -> Task:
+    body = AddendumCreate.model_construct(text=text)
+    return call(session, lambda: session.api.add_addendum(xray_id, body), on_success, on_error)
+
+
+def worklist(session: Session, result_status: str | None) -> PageFetcher:
+    """Films to read: every unsigned result, oldest first."""
+    return lambda cursor: session.api.worklist(result_status, cursor)
 
 
 def delete(session: Session, xray_id: int, on_success: OnSuccess, on_error: OnError) -> Task:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.http import ApiError
+from desktop.live import Follower
 from desktop.models.paged import Column, PagedTableModel
 from desktop.operations import people as people_ops
 from desktop.roles import awaits_approval
@@ -25,7 +26,7 @@ from desktop.widgets.forms import clear_errors, error_label, show_error
 from desktop.widgets.lazy import when_first_shown
 from desktop.widgets.patients import PatientRecordsTab
 from desktop.widgets.tables import ListPanel
-from shared.enums import UserType
+from shared.enums import EventType, UserType
 from shared.models import User
 
 USER_COLUMNS = [
@@ -116,6 +117,8 @@ class UsersTab(QWidget):
         self._session = session
         self.model = PagedTableModel[User](session.submit, USER_COLUMNS, self)
         self.list = ListPanel(self.model, "Filter the loaded users…", self)
+        registered = [EventType.user_registered]
+        Follower(session.live, registered, lambda _event: self.model.refresh(), self)
         self.search_edit = QLineEdit(self)
         self.search_edit.setPlaceholderText("Search name, email, phone…")
         self.search_edit.setAccessibleName("Search accounts")

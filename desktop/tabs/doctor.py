@@ -1,8 +1,10 @@
 """A doctor's tabs: the queue of pending questions, and patients' charts."""
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from desktop.http import ApiError
+from desktop.live import Follower
 from desktop.operations import questions as question_ops
 from desktop.operations import xrays as xray_ops
 from desktop.roles import writes_results
@@ -14,6 +16,7 @@ from desktop.widgets.questions import AnswerForm, questions_model
 from desktop.widgets.tables import ListPanel
 from desktop.widgets.thread_view import ThreadView
 from desktop.xrays.detail import XRayDetail
+from shared.enums import EventType
 from shared.models import Question
 
 
@@ -56,14 +59,57 @@ class PendingTab(QWidget):
         splitter.setStretchFactor(1, 4)
         splitter.setSizes([160, 700])
         QVBoxLayout(self).addWidget(splitter)
+        self.take_button = QPushButton("Take this question", self)
+        self.take_button.setToolTip("Make it yours: it leaves the other doctors' queues")
+        self.take_button.clicked.connect(self.take)
+        self.list.header.addWidget(self.take_button)
         self.list.selected.connect(self.open_question)
-        self.answer.answered.connect(lambda _response: self.model.reload())
+        self.list.current_updated.connect(self._updated)
+        self.answer.answered.connect(lambda _response: self.model.refresh())
         self.model.modelReset.connect(lambda: self.open_question(None))
+        queue_events = (
+            EventType.question_created,
+            EventType.question_answered,
+            EventType.question_claimed,
+        )
+        Follower(session.live, queue_events, lambda _event: self.model.refresh(), self)
         when_first_shown(self, lambda: self.model.set_fetcher(question_ops.pending(session)))
+
+    def _updated(self, question: Question) -> None:
+        """The open question changed on the server: show it, keep the answer being typed."""
+        self.thread_view.show_question(question, self._session.names)
+        self.answer.question = question
+        self._offer_taking(question)
+
+    def _offer_taking(self, question: Question | None) -> None:
+        self.take_button.setVisible(question is not None and question.doctor_id is None)
+
+    def take(self) -> None:
+        question = self.list.current_item()
+        if question is None:
+            return
+        self.take_button.setEnabled(False)
+
+        def taken(mine: Question) -> None:
+            self.take_button.setEnabled(True)
+            self.answer.status.setText("The question is yours now.")
+            self.model.merge([mine if q.id == mine.id else q for q in self.model.items])
+
+        def refused(error: ApiError) -> None:
+            self.take_button.setEnabled(True)
+            self.answer.status.setText(error.detail)
+            self.model.refresh()
+
+        question_ops.claim(self._session, question.id, taken, refused)
+
+    def open_question_id(self, question_id: int) -> None:
+        """Show a question of the queue (a notification's click)."""
+        self.list.select_id(question_id)
 
     def open_question(self, question: Question | None) -> None:
         self.thread_view.show_question(question, self._session.names)
         self.answer.set_question(question)
+        self._offer_taking(question)
         if question is None:
             self.patient_label.setText("Select a question from the queue.")
             self.xray.show_xray(None)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.live import Follower
 from desktop.models.access_log import AccessLogModel
 from desktop.operations import audit as audit_ops
 from desktop.operations import questions as question_ops
@@ -27,6 +28,7 @@ from desktop.widgets.thread_view import ThreadView
 from desktop.xrays.detail import XRayDetail
 from desktop.xrays.model import XRayGallery
 from desktop.xrays.upload import UploadQueue
+from shared.enums import EventType
 from shared.models import Question
 
 
@@ -35,6 +37,7 @@ class QuestionsTab(QWidget):
 
     # The reader followed a question's link to its film: the window opens it in X-rays.
     xray_requested = Signal(int)
+    seen = Signal(object)  # a question the reader now sees, answers and all
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -58,6 +61,9 @@ class QuestionsTab(QWidget):
         self.new_button.clicked.connect(self.ask)
         self.ask_form.asked.connect(self._asked)
         self.list.selected.connect(self._show)
+        self.list.current_updated.connect(self._show)
+        answers = (EventType.question_answered, EventType.question_claimed)
+        Follower(session.live, answers, lambda _event: self.model.refresh(), self)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.list)
         splitter.addWidget(self.right)
@@ -78,6 +84,13 @@ class QuestionsTab(QWidget):
     def _show(self, question: Question | None) -> None:
         self.right.setCurrentWidget(self.thread_view)
         self.thread_view.show_question(question, self._session.names)
+        if question is not None:
+            self.seen.emit(question)
+
+    def open_question_id(self, question_id: int) -> None:
+        """Show one of my questions (a notification's click)."""
+        self.status_combo.setCurrentIndex(0)
+        self.list.select_id(question_id)
 
     def _asked(self, _question: Question) -> None:
         self.reload()
@@ -85,6 +98,8 @@ class QuestionsTab(QWidget):
 
 class XRaysTab(QWidget):
     """My x-rays as thumbnails; drop files here to upload; open one in the viewer."""
+
+    seen = Signal(object)  # a film the reader now sees, with its result
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -113,6 +128,7 @@ class XRaysTab(QWidget):
         self.pages.addWidget(viewer)
         QVBoxLayout(self).addWidget(self.pages)
         self.gallery.opened.connect(self.open_xray)
+        self.detail.shown.connect(self.seen)
         self.uploads.uploaded.connect(
             lambda _xray: self.gallery.show_patient(session, session.user.id)
         )

@@ -178,6 +178,11 @@ class XRayViewerPanel(QWidget):
         if self._help_anywhere:
             help_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 
+    def set_can_annotate(self, can_annotate: bool) -> None:
+        """Marks are drawn only while the result is not signed (then they are the patient's)."""
+        self.can_annotate = can_annotate
+        self._update_actions()
+
     def _update_actions(self) -> None:
         has_image = self.viewer.has_image
         for key, action in self.actions_by_key.items():

@@ -11,13 +11,15 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.http import ApiError
+from desktop.live import Follower
 from desktop.models.paged import Column, PagedTableModel
 from desktop.operations import histories as history_ops
 from desktop.session import Session
 from desktop.widgets.confirm import confirm
 from desktop.widgets.forms import clear_errors, error_label, show_error
 from desktop.widgets.tables import ListPanel
-from shared.models import MedicalHistory
+from shared.enums import EventType
+from shared.models import Event, MedicalHistory
 
 HISTORY_COLUMNS = [
     Column[MedicalHistory]("Recorded", lambda h: h.created_at),
@@ -35,6 +37,7 @@ class HistoryPanel(QWidget):
         self.patient_id: int | None = None
         self.model = PagedTableModel[MedicalHistory](session.submit, HISTORY_COLUMNS, self)
         self.list = ListPanel(self.model, "Filter the history…", self)
+        Follower(session.live, [EventType.history_changed], self._changed, self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.list, 1)
@@ -84,6 +87,10 @@ class HistoryPanel(QWidget):
         else:
             self.model.set_fetcher(history_ops.of_patient(self._session, patient_id))
         self._selected(None)
+
+    def _changed(self, event: Event | None) -> None:
+        if self.patient_id is not None and (event is None or event.patient_id == self.patient_id):
+            self.model.refresh()
 
     def _selected(self, history: MedicalHistory | None) -> None:
         self.save_button.setEnabled(history is not None)

@@ -104,7 +104,7 @@ class PatientChart(QTabWidget):
         self.delete_xray_button.setEnabled(False)
         self.gallery.opened.connect(self.detail.show_xray)
         self.uploads.uploaded.connect(lambda _xray: self._reload_xrays())
-        self.detail.updated.connect(lambda _xray: self._reload_xrays())
+        self.detail.updated.connect(lambda _xray: self.gallery.model.refresh())
 
         self.history = HistoryPanel(
             session, editable=keeps_histories(user), deletable=deletes_records(user), parent=self

@@ -27,6 +27,8 @@ class ListPanel(QWidget):
 
     selected = Signal(object)
     activated = Signal(object)
+    # The selected item changed on the server (a live refresh): the new one.
+    current_updated = Signal(object)
 
     def __init__(
         self,
@@ -94,6 +96,8 @@ class ListPanel(QWidget):
         model.rowsInserted.connect(self._update_empty)
         model.modelReset.connect(self._fit_columns_next_time)
         model.rowsInserted.connect(self._fit_columns)
+        model.rowsRemoved.connect(self._update_empty)
+        model.dataChanged.connect(self._data_changed)
         self._columns_fitted = False
 
     def _fit_columns_next_time(self) -> None:
@@ -126,6 +130,11 @@ class ListPanel(QWidget):
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.selected.emit(self._item_at(current))
 
+    def _data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
+        current = self.proxy.mapToSource(self.table.currentIndex())
+        if current.isValid() and top_left.row() <= current.row() <= bottom_right.row():
+            self.current_updated.emit(self.model.item(current.row()))
+
     def _activated(self, index: QModelIndex) -> None:
         item = self._item_at(index)
         if item is not None:
@@ -136,3 +145,14 @@ class ListPanel(QWidget):
 
     def select_row(self, row: int) -> None:
         self.table.selectRow(row)
+
+    def select_id(self, item_id: int) -> None:
+        """Select the item with that id once it is in the list (it may still be loading)."""
+        for row, item in enumerate(self.model.items):
+            if getattr(item, "id", None) == item_id:
+                self.table.selectRow(self.proxy.mapFromSource(self.model.index(row, 0)).row())
+                return
+        if self.model.is_loading:
+            self.model.loading_changed.connect(
+                lambda _loading: self.select_id(item_id), Qt.ConnectionType.SingleShotConnection
+            )

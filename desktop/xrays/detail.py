@@ -3,9 +3,7 @@
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QCheckBox,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -16,6 +14,7 @@ from PySide6.QtWidgets import (
 from desktop.drafts import Draft
 from desktop.http import ApiError
 from desktop.images import ViewerData
+from desktop.live import Follower
 from desktop.models.paged import display
 from desktop.operations import imaging as imaging_ops
 from desktop.operations import xrays as xray_ops
@@ -26,7 +25,9 @@ from desktop.viewer.panel import XRayViewerPanel
 from desktop.widgets.compare import CompareWindow
 from desktop.widgets.dicom_tags import DicomTagPanel
 from desktop.widgets.forms import clear_errors, error_label, set_message, show_error
-from shared.models import XRay
+from desktop.xrays.result import ResultPanel
+from shared.enums import EventType
+from shared.models import Event, XRay
 
 # How a person calls a file's kind (not its MIME type).
 FILE_KINDS = {"application/dicom": "DICOM", "image/png": "PNG", "image/jpeg": "JPEG"}
@@ -36,6 +37,7 @@ class XRayDetail(QWidget):
     """The viewer, with the x-ray's details, the doctor's result and the DICOM tags beside it."""
 
     updated = Signal(object)
+    shown = Signal(object)  # an x-ray the user now sees (its current state)
 
     def __init__(
         self, session: Session, can_write_result: bool, parent: QWidget | None = None
@@ -58,20 +60,10 @@ class XRayDetail(QWidget):
         self.facts.setStyleSheet("color: gray;")
         self.description = QLabel("", self)
         self.description.setWordWrap(True)
-        self.result_edit = QPlainTextEdit(self)
-        self.result_edit.setAccessibleName("Result")
-        self.result_edit.setTabChangesFocus(True)
-        self.result_edit.setReadOnly(not can_write_result)
-        self.result_edit.setPlaceholderText(
-            "Write the interpretation…"
-            if can_write_result
-            else "The doctor has not given a final result yet."
-        )
-        self.final_check = QCheckBox("Final: the patient can read it", self)
-        self.final_check.setVisible(can_write_result)
-        self.save_button = QPushButton("Save result", self)
-        self.save_button.setVisible(can_write_result)
-        self.save_button.clicked.connect(self.save_result)
+        self.result = ResultPanel(session, can_write_result, self)
+        self.result.updated.connect(self._result_updated)
+        changes = (EventType.xray_signed, EventType.xray_amended)
+        Follower(session.live, changes, self._changed_on_server, self)
         self.save_marks_button = QPushButton("Save marks", self)
         self.save_marks_button.setShortcut(QKeySequence.StandardKey.Save)
         self.save_marks_button.setToolTip("Save the measurements and marks (Ctrl+S)")
@@ -86,9 +78,6 @@ class XRayDetail(QWidget):
         self.error = error_label(self)
         self.tags = DicomTagPanel(self)
         self.panel.annotations_edited.connect(self._marks_edited)
-        self._filling = False  # while the fields show the server's values, edits are no drafts
-        self.result_edit.textChanged.connect(self._result_edited)
-        self.final_check.toggled.connect(self._result_edited)
 
         result_page = QWidget(self)
         result_layout = QVBoxLayout(result_page)
@@ -96,9 +85,7 @@ class XRayDetail(QWidget):
         result_layout.addWidget(self.facts)
         result_layout.addWidget(self.description)
         result_layout.addWidget(QLabel("<b>Result</b>", result_page))
-        result_layout.addWidget(self.result_edit, 1)
-        result_layout.addWidget(self.final_check)
-        result_layout.addWidget(self.save_button)
+        result_layout.addWidget(self.result, 1)
         result_layout.addWidget(self.save_marks_button)
         result_layout.addWidget(self.compare_button)
         result_layout.addWidget(self.status)
@@ -125,7 +112,6 @@ class XRayDetail(QWidget):
         self.data = None
         set_message(self.error, "")
         self.status.setText("")
-        self.save_button.setEnabled(xray is not None)
         self.compare_button.setEnabled(xray is not None)
         self.save_marks_button.setEnabled(False)
         self.tags.set_tags([])
@@ -134,10 +120,11 @@ class XRayDetail(QWidget):
             self.title.setText("No x-ray selected")
             self.facts.setText("")
             self.description.setText("")
-            self.result_edit.setPlainText("")
-            self.final_check.setChecked(False)
+            self.result.show_xray(None)
             return
         self._show_fields(xray)
+        self.shown.emit(xray)
+        self._marks_allowed(xray)
         self.panel.clear()
         self.panel.show_loading(0, 0)
         self._load = imaging_ops.load(
@@ -153,37 +140,33 @@ class XRayDetail(QWidget):
             f"added {display(xray.created_at)}"
         )
         self.description.setText(xray.description_of_xray or "")
-        draft = self._session.drafts.get(("result", xray.id))
-        text, final = draft.value if draft else (xray.result_of_xray or "", xray.result_final)
-        self._filling = True
-        self.result_edit.setPlainText(text)
-        self.final_check.setChecked(final)
-        self._filling = False
-        if draft is not None:
-            self.status.setText("Your unsaved draft of this result is back; it is not saved yet.")
+        self.result.show_xray(xray)
 
-    def _result_edited(self) -> None:
+    def refresh_xray(self, xray: XRay) -> None:
+        """The shown x-ray changed on the server (a live event): show its new result and
+        status, keeping the image, the marks being drawn and any text being typed."""
+        if self.xray is None or self.xray.id != xray.id:
+            return
+        self.xray = xray
+        self.result.show_xray(xray, keep_typing=True)
+        self.shown.emit(xray)
+        self._marks_allowed(xray)
+
+    def _changed_on_server(self, event: Event | None) -> None:
         xray = self.xray
-        if self._filling or xray is None or not self._can_write_result:
+        if xray is None or (event is not None and event.object_id != xray.id):
             return
-        key = ("result", xray.id)
-        text, final = self.result_edit.toPlainText(), self.final_check.isChecked()
-        if text.strip() == (xray.result_of_xray or "").strip() and final == xray.result_final:
-            self._session.drafts.drop(key)
-            return
-        session = self._session
+        xray_ops.one(self._session, xray.id, self.refresh_xray, lambda _error: None)
 
-        def save() -> Task:
-            return xray_ops.save_result(
-                session,
-                xray.id,
-                text.strip() or None,
-                final,
-                lambda _saved: session.drafts.drop(key),
-                lambda _error: None,
-            )
+    def _result_updated(self, xray: XRay) -> None:
+        self.xray = xray
+        self._marks_allowed(xray)
+        self.updated.emit(xray)
 
-        session.drafts.keep(key, Draft(f"the result of “{xray.name_of_xray}”", (text, final), save))
+    def _marks_allowed(self, xray: XRay) -> None:
+        allowed = self._can_write_result and not xray.result_final
+        self.panel.set_can_annotate(allowed)
+        self.save_marks_button.setVisible(allowed)
 
     def _loaded(self, data: ViewerData) -> None:
         self._load = None
@@ -204,8 +187,7 @@ class XRayDetail(QWidget):
             data.annotations.annotations, data.annotations.calibration_mm_per_pixel
         )
         self.save_marks_button.setEnabled(False)
-        if self._session.drafts.get(("result", xray_id)) is None:  # that notice stays
-            self.status.setText("Shown from the local cache." if data.from_cache else "")
+        self.status.setText("Shown from the local cache." if data.from_cache else "")
 
     def _marks_edited(self) -> None:
         xray = self.xray
@@ -243,30 +225,6 @@ class XRayDetail(QWidget):
             show_error(error, self.error)
 
         imaging_ops.save_marks(self._session, xray.id, annotations, calibration, saved, failed)
-
-    def save_result(self) -> None:
-        xray = self.xray
-        if xray is None:
-            return
-        text = self.result_edit.toPlainText().strip() or None
-        final = self.final_check.isChecked()
-        self.save_button.setEnabled(False)
-        self.status.setText("")  # only the outcome of this save is shown
-
-        def saved(updated: XRay) -> None:
-            self.save_button.setEnabled(True)
-            self._session.drafts.drop(("result", xray.id))
-            clear_errors(self.error)
-            self.xray = updated
-            self.status.setText("Result saved." + (" The patient can read it." if final else ""))
-            self.updated.emit(updated)
-
-        def failed(error: ApiError) -> None:
-            self.save_button.setEnabled(True)
-            self.status.setText("")
-            show_error(error, self.error)
-
-        xray_ops.save_result(self._session, xray.id, text, final, saved, failed)
 
     def open_compare(self) -> None:
         xray, session = self.xray, self._session

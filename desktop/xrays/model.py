@@ -11,21 +11,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.live import Follower
 from desktop.models.paged import Column, PagedTableModel, display
 from desktop.operations import xrays as xray_ops
 from desktop.session import Session
 from desktop.widgets.forms import error_label, set_message
-from shared.models import XRay
+from shared.enums import EventType, ResultStatus
+from shared.models import Event, XRay
 
 Index = QModelIndex | QPersistentModelIndex
 
 
 TILE_SIZE = QSize(156, 190)
+XRAY_EVENTS = (EventType.xray_created, EventType.xray_signed, EventType.xray_amended)
 
 
 def tile_text(xray: XRay) -> str:
     """What a tile says: the film, when, and whether its result is ready."""
     state = "result ready" if xray.result_final else "awaiting result"
+    if not xray.result_final and xray.result_status == ResultStatus.preliminary:
+        state = "preliminary result"  # only staff see preliminaries
     return f"{xray.name_of_xray}\n{display(xray.created_at)[:10]} · {state}"
 
 
@@ -82,6 +87,8 @@ class XRayGallery(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = XRayModel(session)
+        self.patient_id: int | None = None
+        Follower(session.live, XRAY_EVENTS, self._changed, self)
         self.view = QListView(self)
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setIconSize(QSize(128, 128))
@@ -112,17 +119,28 @@ class XRayGallery(QWidget):
         layout.addWidget(self.error)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.empty_label)
-        for signal in (self.model.modelReset, self.model.rowsInserted, self.model.loading_changed):
+        signals = (
+            self.model.modelReset,
+            self.model.rowsInserted,
+            self.model.rowsRemoved,
+            self.model.loading_changed,
+        )
+        for signal in signals:
             signal.connect(self._update_empty)
 
     def _update_empty(self) -> None:
         self.empty_label.setVisible(self.model.rowCount() == 0 and not self.model.is_loading)
 
     def show_patient(self, session: Session, patient_id: int | None) -> None:
+        self.patient_id = patient_id
         if patient_id is None:
             self.model.clear()
             return
         self.model.set_fetcher(xray_ops.of_patient(session, patient_id))
+
+    def _changed(self, event: Event | None) -> None:
+        if self.patient_id is not None and (event is None or event.patient_id == self.patient_id):
+            self.model.refresh()
 
     def current(self) -> XRay | None:
         index = self.view.currentIndex()

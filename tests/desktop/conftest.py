@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.api import ApiClient
@@ -125,3 +126,24 @@ def open_chart(qtbot: QtBot, desktop: DesktopApp, tab: Any, name: str) -> None:
     qtbot.waitUntil(lambda: tab.picker.model.rowCount() == 1)
     tab.picker.list.select_row(0)
     settle(qtbot, desktop)
+
+
+def click_confirm(qtbot: QtBot, parent: QWidget, button: str) -> None:
+    """Answer the confirmation box that `parent` opened (window-modal, via open())."""
+
+    def visible_boxes() -> list[QMessageBox]:
+        return [box for box in parent.findChildren(QMessageBox, "confirm") if box.isVisible()]
+
+    qtbot.waitUntil(lambda: len(visible_boxes()) == 1)
+    for candidate in visible_boxes()[0].buttons():
+        if candidate.text() == button:
+            candidate.click()
+            return
+    raise AssertionError(f"no {button} button")
+
+
+def sign(qtbot: QtBot, result: Any) -> None:
+    """Press Sign… on a result panel and confirm, as a doctor would."""
+    qtbot.mouseClick(result.sign_button, Qt.MouseButton.LeftButton)
+    click_confirm(qtbot, result, "Sign")
+    qtbot.waitUntil(lambda: result.status.text().startswith("Signed."))

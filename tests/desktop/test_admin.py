@@ -4,7 +4,6 @@ import csv
 from pathlib import Path
 
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.app import DesktopApp
@@ -13,22 +12,16 @@ from desktop.tabs.audit import AuditTab
 from server.demo_images import radiograph_pixels, write_png
 from server.seed import DEMO_PASSWORD
 from shared.models import AdminUserUpdate
-from tests.desktop.conftest import PASSWORD, Server, column_texts, log_in, open_chart, settle
+from tests.desktop.conftest import (
+    PASSWORD,
+    Server,
+    click_confirm,
+    column_texts,
+    log_in,
+    open_chart,
+    settle,
+)
 from tests.desktop.meanwhile import add_history, register, upload
-
-
-def click_confirm(qtbot: QtBot, parent: QWidget, button: str) -> None:
-    """Answer the confirmation box that `parent` opened (window-modal, via open())."""
-
-    def visible_boxes() -> list[QMessageBox]:
-        return [box for box in parent.findChildren(QMessageBox, "confirm") if box.isVisible()]
-
-    qtbot.waitUntil(lambda: len(visible_boxes()) == 1)
-    for candidate in visible_boxes()[0].buttons():
-        if candidate.text() == button:
-            candidate.click()
-            return
-    raise AssertionError(f"no {button} button")
 
 
 def users_tab(qtbot: QtBot, desktop: DesktopApp, email: str, password: str) -> UsersTab:

@@ -11,7 +11,7 @@ from desktop.tabs.doctor import PatientsTab, PendingTab
 from desktop.viewer.view import XRayViewer
 from server.demo_images import radiograph_pixels, write_dicom, write_png
 from shared.windowing import Window, robust_window
-from tests.desktop.conftest import Server, column_texts, log_in, open_chart, settle
+from tests.desktop.conftest import Server, column_texts, log_in, open_chart, settle, sign
 from tests.desktop.meanwhile import add_history, ask, upload
 from tests.desktop.test_viewer import click
 
@@ -102,17 +102,34 @@ def test_chart_result_and_history(
     )
     assert overlays["bottom_right"].text() == f"Zoom {viewer.zoom * 100:.0f}%"
     assert overlays["bottom_left"].isVisible()
-    chart.detail.result_edit.setPlainText("Mild degenerative change.")
-    qtbot.mouseClick(chart.detail.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: chart.detail.status.text() == "Result saved.")
+    result = chart.detail.result
+    assert result.state.text() == "<b>No result yet</b>"
+    result.result_edit.setPlainText("Mild degenerative change.")
+    qtbot.mouseClick(result.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: result.status.text().startswith("Draft saved"))
+    assert result.state.text().startswith("<b>Preliminary")
     saved = server.call(doctor.email, lambda api: api.xray(xray.id))
-    assert (saved.result_of_xray, saved.result_final) == ("Mild degenerative change.", False)
+    assert (saved.result_of_xray, saved.result_status) == (
+        "Mild degenerative change.",
+        "preliminary",
+    )
     assert server.call(patient.email, lambda api: api.xray(xray.id)).result_of_xray is None
-    chart.detail.final_check.setChecked(True)
-    chart.detail.save_button.click()
-    qtbot.waitUntil(lambda: "The patient can read it." in chart.detail.status.text())
+    sign(qtbot, result)
     final = server.call(patient.email, lambda api: api.xray(xray.id))
     assert final.result_of_xray == "Mild degenerative change."
+    assert final.result_signed_by_name == doctor.full_name
+    # Signed: read-only, and what is added comes as an addendum.
+    assert result.result_edit.isReadOnly()
+    assert not result.sign_button.isVisible()
+    assert result.state.text().startswith(f"<b>Final — signed by {doctor.full_name} on ")
+    qtbot.mouseClick(result.addendum_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(result.addendum_edit, "Compare with the left knee.")
+    qtbot.mouseClick(result.send_addendum_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: result.status.text().startswith("Addendum added"))
+    assert result.state.text().startswith("<b>Amended")
+    assert "Compare with the left knee." in result.addenda.text()
+    amended = server.call(patient.email, lambda api: api.xray(xray.id))
+    assert [a.text for a in amended.addenda] == ["Compare with the left knee."]
 
     chart.setCurrentIndex(1)
     history = chart.history
@@ -188,11 +205,12 @@ def test_measure_a_dicom_in_mm_save_the_marks_and_show_them_to_the_patient(
     assert not detail.save_marks_button.isEnabled()
 
     assert server.call(patient.email, lambda api: api.annotations(xray.id)).annotations == []
-    detail.result_edit.setPlainText("Normal alignment.")
-    detail.final_check.setChecked(True)
-    detail.save_button.click()
-    qtbot.waitUntil(lambda: "The patient can read it." in detail.status.text())
+    detail.result.result_edit.setPlainText("Normal alignment.")
+    sign(qtbot, detail.result)
     assert len(server.call(patient.email, lambda api: api.annotations(xray.id)).annotations) == 2
+    # What the patient was shown does not change: no drawing on a signed film.
+    assert not detail.save_marks_button.isVisible()
+    assert not panel.actions_by_key["line"].isVisible()
 
 
 def test_compare_two_films_with_linked_views(

@@ -144,7 +144,7 @@ def test_settings_are_remembered(
 ) -> None:
     doctor = server.new_user("doctor")
     window = log_in(qtbot, desktop, doctor.email)
-    window.tabs.setCurrentIndex(1)
+    window.tab("Patients")
     window.resize(790, 560)  # within the offscreen screen (800×800), which restoring respects
     size = (window.width(), window.height())
     window.logout_action.trigger()
@@ -160,7 +160,7 @@ def test_settings_are_remembered(
         assert again.login_window.email_edit.text() == doctor.email
         again.start()
         second = log_in(qtbot, again, doctor.email)
-        assert second.tabs.tabText(second.tabs.currentIndex()) == "Patients"
+        assert second.tab_titles[second.tabs.currentIndex()] == "Patients"
         # Restored, not the default 1280×800: within a frame's pixels and what the contents'
         # minimum size adds on the 800×800 offscreen screen.
         assert (second.width(), second.height()) != (1280, 800)

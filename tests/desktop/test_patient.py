@@ -184,9 +184,11 @@ def test_view_an_xray_with_its_result_and_from_the_cache(
     assert "image/" not in detail.facts.text()
     assert "PNG" in detail.facts.text()
     assert not detail.panel.overlays.labels["bottom_left"].isVisible()
-    assert detail.result_edit.toPlainText() == "No fracture seen."
-    assert detail.result_edit.isReadOnly()
-    assert not detail.save_button.isVisible()
+    assert detail.result.result_edit.toPlainText() == "No fracture seen."
+    assert detail.result.result_edit.isReadOnly()
+    assert not detail.result.save_button.isVisible()
+    assert not detail.result.addendum_button.isVisible()
+    assert f"signed by {doctor.full_name} on " in detail.result.state.text()
     assert detail.status.text() == ""  # downloaded this time
 
     viewer = detail.panel.viewer

@@ -57,12 +57,12 @@ def test_a_result_being_written_survives_looking_at_another_film(
     _window, tab, _doctor, patient = doctor_with_a_chart(qtbot, desktop, server, tmp_path)
     detail = tab.chart.detail
     open_film(qtbot, tab, "Knee")
-    qtbot.keyClicks(detail.result_edit, "Joint space preserved.")
+    qtbot.keyClicks(detail.result.result_edit, "Joint space preserved.")
     open_film(qtbot, tab, "Wrist")
-    assert detail.result_edit.toPlainText() == ""
+    assert detail.result.result_edit.toPlainText() == ""
     open_film(qtbot, tab, "Knee")
-    assert detail.result_edit.toPlainText() == "Joint space preserved."
-    assert "unsaved draft" in detail.status.text()
+    assert detail.result.result_edit.toPlainText() == "Joint space preserved."
+    assert "unsaved draft" in detail.result.status.text()
     # Kept, not saved: the server has no result yet.
     films = server.call(patient.email, lambda api: api.xrays(patient.id)).items
     assert [film.result_of_xray for film in films] == [None, None]
@@ -103,11 +103,11 @@ def test_logging_out_with_unsaved_work_asks_and_cancel_keeps_it(
 ) -> None:
     window, tab, _doctor, _patient = doctor_with_a_chart(qtbot, desktop, server, tmp_path)
     open_film(qtbot, tab, "Knee")
-    qtbot.keyClicks(tab.chart.detail.result_edit, "Effusion.")
+    qtbot.keyClicks(tab.chart.detail.result.result_edit, "Effusion.")
     window.logout_action.trigger()
     answer_box(qtbot, window, "Cancel")
     assert desktop.main_window is window
-    assert tab.chart.detail.result_edit.toPlainText() == "Effusion."
+    assert tab.chart.detail.result.result_edit.toPlainText() == "Effusion."
 
 
 def test_save_all_saves_the_drafts_then_logs_out(
@@ -115,7 +115,7 @@ def test_save_all_saves_the_drafts_then_logs_out(
 ) -> None:
     window, tab, doctor, patient = doctor_with_a_chart(qtbot, desktop, server, tmp_path)
     open_film(qtbot, tab, "Knee")
-    qtbot.keyClicks(tab.chart.detail.result_edit, "Effusion.")
+    qtbot.keyClicks(tab.chart.detail.result.result_edit, "Effusion.")
     window.logout_action.trigger()
     answer_box(qtbot, window, "Save all")
     qtbot.waitUntil(desktop.login_window.isVisible)
@@ -131,7 +131,7 @@ def test_discard_logs_out_without_saving(
 ) -> None:
     window, tab, doctor, patient = doctor_with_a_chart(qtbot, desktop, server, tmp_path)
     open_film(qtbot, tab, "Knee")
-    qtbot.keyClicks(tab.chart.detail.result_edit, "Effusion.")
+    qtbot.keyClicks(tab.chart.detail.result.result_edit, "Effusion.")
     window.close()  # Quit, or the window's close button
     answer_box(qtbot, window, "Discard")
     qtbot.waitUntil(lambda: desktop.main_window is None)

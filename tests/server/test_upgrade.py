@@ -24,6 +24,7 @@ from server.orm import (
     XRayAnnotationsRow,
     XRayRow,
 )
+from shared.enums import ResultStatus
 from tests.databases import asyncpg_dsn
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "release-stop6"
@@ -91,7 +92,15 @@ async def test_the_previous_releases_data_survives_the_upgrade(previous_release:
     async with one_session(previous_release) as db:
         users = {user.email: user for user in (await db.scalars(select(UserRow))).all()}
         chest = await db.scalar(select(XRayRow).where(XRayRow.name_of_xray == "Chest PA"))
+        others = (await db.scalars(select(XRayRow).where(XRayRow.id != chest.id))).all()
     assert {user.status for user in users.values()} == {"active"}
     assert chest is not None
     assert chest.result_final
     assert chest.result_of_xray == "Lungs clear; no effusion. Heart size normal."
+    # Migration 0004: a result made final before signatures is signed, by no one named, at
+    # its last change; the films without a result wait on the worklist.
+    assert chest.result_status == ResultStatus.final
+    assert chest.result_signed_by_id is None
+    assert chest.result_signed_at == chest.updated_at
+    assert others
+    assert {xray.result_status for xray in others} == {ResultStatus.none}
