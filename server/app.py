@@ -14,6 +14,7 @@ from server.api import (
     directory,
     histories,
     imaging,
+    inbox,
     meta,
     profile,
     questions,
@@ -23,6 +24,7 @@ from server.api import (
 )
 from server.db import create_engine, create_sessionmaker, utcnow
 from server.decoding import DecodeGate
+from server.dimse import dicom_listener
 from server.errors import problem_middleware
 from server.events import socket as event_socket
 from server.events.hub import EventHub
@@ -88,7 +90,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[CLOCK] = clock
     app[PASSWORDS] = PasswordHasher.for_settings(settings)
     app[DECODE_GATE] = DecodeGate(settings.max_decoded_bytes, os.cpu_count() or 1)
-    app.cleanup_ctx.extend([_database, _storage, _events])
+    app.cleanup_ctx.extend([_database, _storage, _events, dicom_listener])
     app.on_shutdown.append(_close_event_sockets)
     app.on_response_prepare.append(_no_sniffing)
     # Order matters where paths overlap: /api/questions/pending before /api/questions/{id}.
@@ -105,6 +107,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
         imaging,
         histories,
         admin,
+        inbox,
         event_socket,
     ):
         app.add_routes(module.routes)

@@ -5,12 +5,14 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pydantic import ValidationError
 
 from server.app import create_app
 from server.db import one_session, open_engine
 from server.decoding import return_large_allocations_to_the_system
+from server.dimse import is_loopback
 from server.errors import Conflict, field_errors
 from server.fsck import fsck
 from server.migrate import current_revision, head_revision, upgrade_to_head
@@ -31,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument(
         "--workers", type=int, default=1, help="processes on the one port (PostgreSQL only)"
+    )
+    serve.add_argument(
+        "--dicom-port",
+        type=int,
+        help="also listen for DICOM (C-ECHO, C-STORE) on this port (default MEDSYS_DICOM_PORT)",
     )
     create = commands.add_parser("create-user", help="create an active user of any type")
     create.add_argument("--usertype", required=True, choices=["patient", "doctor", "admin"])
@@ -87,7 +94,13 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     if workers == 1:
         asyncio.run(serve_on(create_app(settings), sock, lambda: announce(sock, 1)))
     else:
-        serve_workers(lambda: create_app(settings), sock, workers)
+        # One worker holds the DICOM port (a listener per process cannot share it).
+        without_dicom = replace(settings, dicom_port=None)
+        serve_workers(
+            lambda holds_dicom: create_app(settings if holds_dicom else without_dicom),
+            sock,
+            workers,
+        )
     print("medsys has stopped.", flush=True)
     return 0
 
@@ -157,6 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.workers < 1:
             print("--workers must be at least 1", file=sys.stderr)
             return 2
+        dicom_port = args.dicom_port if args.dicom_port is not None else settings.dicom_port
+        if dicom_port is not None and not settings.dicom_peers and not is_loopback(args.host):
+            print(
+                "The DICOM port would accept any calling AE on a network address: set "
+                "MEDSYS_DICOM_PEERS to the AE titles of the practice's machines.",
+                file=sys.stderr,
+            )
+            return 2
+        settings = replace(settings, dicom_port=dicom_port, dicom_host=args.host)
         return _serve(settings, args.host, args.port, args.workers)
     if args.command == "create-user":
         line = sys.stdin.readline()

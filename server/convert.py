@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from server.access import result_visible
+from server.identity import identity_warnings
 from server.orm import (
     AddendumRow,
     AuditEventRow,
@@ -16,13 +17,14 @@ from server.orm import (
     UserRow,
     XRayRow,
 )
-from shared.enums import AuditObjectType, ResultStatus
+from shared.enums import AuditObjectType, ResultStatus, UserType
 from shared.models import Addendum, AuditEvent, XRay
 
 # What every query that returns x-rays loads with them (their addenda, their signer).
 XRAY_LOADS = (
     selectinload(XRayRow.addenda).selectinload(AddendumRow.author),
     selectinload(XRayRow.result_signer),
+    selectinload(XRayRow.patient),  # its name and record number, against the file's
 )
 
 
@@ -55,7 +57,23 @@ def xray_out(row: XRayRow, viewer: UserRow) -> XRay:
         sha256=row.sha256,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        study_instance_uid=row.study_instance_uid,
+        series_instance_uid=row.series_instance_uid,
+        sop_instance_uid=row.sop_instance_uid,
+        study_date=row.study_date,
+        modality=row.modality,
+        **(_file_patient(row) if viewer.usertype != UserType.patient else {}),
     )
+
+
+def _file_patient(row: XRayRow) -> dict[str, Any]:
+    """What a DICOM file says of its patient, and where that disagrees (staff only)."""
+    return {
+        "file_patient_id": row.file_patient_id,
+        "file_patient_name": row.file_patient_name,
+        "file_birth_date": row.file_birth_date,
+        "identity_warnings": identity_warnings(row),
+    }
 
 
 # Where the name of an audited object is read: (table's id column, its name column).

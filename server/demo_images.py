@@ -69,6 +69,7 @@ def write_dicom(
     *,
     pixel_spacing_mm: tuple[float, float] = (0.2, 0.2),
     patient_name: str = "Demo^Patient",
+    patient_id: str = "DEMO-0001",
     body_part: str = "CHEST",
     number_of_frames: int | None = None,
 ) -> None:
@@ -77,7 +78,7 @@ def write_dicom(
     rows, columns = pixels.shape
     dataset = secondary_capture(ExplicitVRLittleEndian, rows, columns, bits=12)
     dataset.PatientName = patient_name
-    dataset.PatientID = "DEMO-0001"
+    dataset.PatientID = patient_id
     dataset.Modality = "DX"
     dataset.BodyPartExamined = body_part
     dataset.StudyDate = date.today().strftime("%Y%m%d")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import one_session
-from server.orm import XRayRow
+from server.orm import UnmatchedRow, XRayRow
 from server.settings import Settings
 from server.storage import ImageStore
 
@@ -57,8 +57,13 @@ class FsckReport:
 
 
 async def stored_rows(db: AsyncSession) -> list[StoredRow]:
-    """Every x-ray row's image, deleted ones too: their files are kept for retention."""
-    result = await db.execute(select(XRayRow.id, XRayRow.sha256, XRayRow.content_type))
+    """Every x-ray row's image, deleted ones too (their files are kept for retention), and
+    every instance waiting in the unmatched inbox."""
+    result = await db.execute(
+        select(XRayRow.id, XRayRow.sha256, XRayRow.content_type).union_all(
+            select(UnmatchedRow.id, UnmatchedRow.sha256, UnmatchedRow.content_type)
+        )
+    )
     return [StoredRow(xray_id, sha256, content_type) for xray_id, sha256, content_type in result]
 
 

@@ -1,6 +1,6 @@
 """ORM models: the tables of medsys. The schema itself is created by the Alembic migrations."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     ColumnElement,
@@ -74,8 +74,15 @@ class UserRow(Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     # When an admin closed the account (null: open, or a doctor never approved yet).
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The medical record number: given to a patient once, kept (reserved) if they stop being
+    # one; an incoming DICOM file's PatientID is matched against it.
+    record_number: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     __table_args__ = (Index("ix_users_usertype_active", "usertype", "is_active", "id"),)
+
+    @property
+    def medical_record_number(self) -> str | None:
+        return self.record_number if self.usertype == UserType.patient else None
 
     @property
     def status(self) -> str:
@@ -120,22 +127,37 @@ class LoginFailureRow(Base):
 UNSIGNED_SQL = "result_status IN ('none', 'preliminary') AND deleted_at IS NULL"
 
 
-class XRayRow(Timestamped, SoftDeleted, Base):
-    __tablename__ = "xrays"
+class StoredInstance:
+    """A stored image as a DICOM instance: its file, its UIDs (a PNG's or JPEG's made once at
+    arrival) and what the file says of its patient (DICOM files only)."""
 
-    id: Mapped[int] = mapped_column(IdType, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    name_of_xray: Mapped[str] = mapped_column(String(200))
-    description_of_xray: Mapped[str | None] = mapped_column(Text)
-    result_of_xray: Mapped[str | None] = mapped_column(Text)
-    type_of_xray: Mapped[XRayType] = mapped_column(_enum(XRayType, "type_of_xray"))
     content_type: Mapped[str] = mapped_column(String(64))
     width: Mapped[int]
     height: Mapped[int]
     size_bytes: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     thumbnail_type: Mapped[str] = mapped_column(String(32))
+    sop_instance_uid: Mapped[str] = mapped_column(String(64))
+    study_instance_uid: Mapped[str] = mapped_column(String(64))
+    series_instance_uid: Mapped[str] = mapped_column(String(64))
+    sop_class_uid: Mapped[str] = mapped_column(String(64))
+    study_date: Mapped[date | None]
+    modality: Mapped[str | None] = mapped_column(String(16))
+    file_patient_id: Mapped[str | None] = mapped_column(String(64))
+    file_patient_name: Mapped[str | None] = mapped_column(String(324))
+    file_birth_date: Mapped[str | None] = mapped_column(String(16))
+
+
+class XRayRow(Timestamped, SoftDeleted, StoredInstance, Base):
+    __tablename__ = "xrays"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    name_of_xray: Mapped[str] = mapped_column(String(200))
+    description_of_xray: Mapped[str | None] = mapped_column(Text)
+    result_of_xray: Mapped[str | None] = mapped_column(Text)
+    type_of_xray: Mapped[XRayType] = mapped_column(_enum(XRayType, "type_of_xray"))
     # The result's lifecycle: the patient sees it (and its marks, its addenda) once signed.
     result_status: Mapped[ResultStatus] = mapped_column(
         _enum(ResultStatus, "result_status"), default=ResultStatus.none
@@ -155,6 +177,14 @@ class XRayRow(Timestamped, SoftDeleted, Base):
 
     __table_args__ = (
         Index("ix_xrays_user_id_id", "user_id", "id"),
+        # An instance is stored once among the live films.
+        Index(
+            "ux_xrays_sop_instance_uid",
+            "sop_instance_uid",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         # The worklist: films whose result is not signed, oldest first, among a million.
         Index(
             "ix_xrays_unsigned_id",
@@ -307,3 +337,18 @@ class AuditEventRow(Base):
         Index("ix_audit_events_patient_id_id", "patient_id", "id"),
         Index("ix_audit_events_action_id", "action", "id"),
     )
+
+
+class UnmatchedRow(StoredInstance, Base):
+    """A DICOM instance whose PatientID matched no patient: it waits for an admin to assign
+    it to a patient (it then becomes an x-ray) or to discard it."""
+
+    __tablename__ = "unmatched_instances"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(200))  # "C-STORE from AE@address", "STOW-RS"
+    body_part: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index("ux_unmatched_sop_instance_uid", "sop_instance_uid", unique=True),)

@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import utcnow
 from server.decoding import DecodeGate
 from server.demo_images import radiograph_pixels, write_dicom, write_jpeg, write_png
-from server.ingest import image_columns, store_image
+from server.ingest import FilmFields, image_columns, new_xray, store_image
 from server.orm import (
     MedicalHistoryRow,
     QuestionRow,
@@ -65,18 +66,11 @@ async def _add_xray(
     sha256 = hashlib.sha256(data).hexdigest()
     gate = DecodeGate(settings.max_decoded_bytes, 1)
     stored = await store_image(store, gate, settings.image_limits, source, head, sha256)
-    xray = XRayRow(
-        user_id=patient.id,
-        uploaded_by_id=uploader.id,
-        name_of_xray=name,
-        description_of_xray=f"{name}, taken at the practice.",
-        result_of_xray=result,
-        result_status=ResultStatus.preliminary if result else ResultStatus.none,
-        addenda=[],
-        result_signer=None,
-        type_of_xray=xray_type,
-        **image_columns(stored, sha256, len(data)),
-    )
+    fields = FilmFields(name, xray_type, f"{name}, taken at the practice.")
+    columns = image_columns(stored, sha256, len(data), utcnow())
+    xray = new_xray(columns, patient.id, uploader.id, fields)
+    xray.result_of_xray = result
+    xray.result_status = ResultStatus.preliminary if result else ResultStatus.none
     db.add(xray)
     await db.flush()
     return xray
@@ -114,8 +108,12 @@ async def _fill(
     paula, peter = users["paula@medsys.example"], users["peter@medsys.example"]
 
     sources = {}
+    # Paula's film says who she is, as a film from the practice's x-ray machine does.
+    paulas_dicom = partial(
+        write_dicom, patient_name="Patient^Paula", patient_id=str(paula.record_number)
+    )
     for name, writer, seed in (
-        ("chest.dcm", write_dicom, 1),
+        ("chest.dcm", paulas_dicom, 1),
         ("chest-2025.png", write_png, 2),
         ("hand.jpg", write_jpeg, 3),
     ):

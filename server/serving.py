@@ -67,13 +67,15 @@ async def serve_on(
         await runner.cleanup()
 
 
-def _fork_worker(make_app: Callable[[], web.Application], sock: socket.socket) -> int:
+def _fork_worker(
+    make_app: Callable[[bool], web.Application], sock: socket.socket, first: bool
+) -> int:
     pid = os.fork()
     if pid:
         return pid
     status = 1
     try:
-        asyncio.run(serve_on(make_app(), sock, lambda: None))
+        asyncio.run(serve_on(make_app(first), sock, lambda: None))
         status = 0
     except Exception:
         log.exception("worker %d failed", os.getpid())
@@ -83,11 +85,13 @@ def _fork_worker(make_app: Callable[[], web.Application], sock: socket.socket) -
 
 
 def serve_workers(
-    make_app: Callable[[], web.Application], sock: socket.socket, workers: int
+    make_app: Callable[[bool], web.Application], sock: socket.socket, workers: int
 ) -> None:
     """Fork `workers` processes and keep them running (one that dies is replaced) until
-    SIGINT or SIGTERM, which is passed on to them."""
-    children = {_fork_worker(make_app, sock) for _ in range(workers)}
+    SIGINT or SIGTERM, which is passed on to them. `make_app(True)` makes the first worker's
+    app (the one that also holds the DICOM port), and its replacement's."""
+    first = _fork_worker(make_app, sock, True)
+    children = {first} | {_fork_worker(make_app, sock, False) for _ in range(workers - 1)}
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -104,4 +108,6 @@ def serve_workers(
         children.discard(pid)
         if not stopping:
             log.error("worker %d ended (status %d); starting another", pid, status)
-            children.add(_fork_worker(make_app, sock))
+            replacement = _fork_worker(make_app, sock, pid == first)
+            first = replacement if pid == first else first
+            children.add(replacement)

@@ -45,6 +45,12 @@ class Settings:
     orphan_grace_seconds: int = 600
     # Addresses of reverse proxies (nginx) whose X-Forwarded-For is believed.
     trusted_proxies: frozenset[str] = frozenset()
+    # The DICOM listener (C-ECHO, C-STORE): off unless a port is given; on `--host`'s address.
+    dicom_port: int | None = None
+    dicom_host: str = "127.0.0.1"
+    dicom_ae_title: str = "MEDSYS"
+    # Calling AE titles allowed to store; empty: any, which only a loopback listener may allow.
+    dicom_peers: frozenset[str] = frozenset()
 
     @property
     def image_limits(self) -> ImageLimits:
@@ -109,9 +115,13 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         event_heartbeat_seconds=_int_env(env, "MEDSYS_EVENT_HEARTBEAT_SECONDS", 30),
         event_patience_seconds=_int_env(env, "MEDSYS_EVENT_PATIENCE_SECONDS", 10),
         orphan_grace_seconds=_int_env(env, "MEDSYS_ORPHAN_GRACE_SECONDS", 600, minimum=0),
-        trusted_proxies=frozenset(
-            address.strip()
-            for address in env.get("MEDSYS_TRUSTED_PROXIES", "").split(",")
-            if address.strip()
-        ),
+        trusted_proxies=_words(env.get("MEDSYS_TRUSTED_PROXIES", "")),
+        dicom_port=_int_env(env, "MEDSYS_DICOM_PORT", 0, minimum=0) or None,
+        dicom_ae_title=(env.get("MEDSYS_DICOM_AE_TITLE") or "MEDSYS").strip()[:16],
+        dicom_peers=_words(env.get("MEDSYS_DICOM_PEERS", "")),
     )
+
+
+def _words(text: str) -> frozenset[str]:
+    """A comma list, blanks dropped."""
+    return frozenset(word.strip() for word in text.split(",") if word.strip())

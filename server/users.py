@@ -48,7 +48,15 @@ async def create_user(
     except IntegrityError:
         # Two registrations of one address at once: the unique index decided.
         raise Conflict("An account with this email address already exists.") from None
+    give_record_number(user)
     return user
+
+
+def give_record_number(user: UserRow) -> None:
+    """A patient's medical record number, made from the account's id (unique, never reused:
+    ids are not); kept when the account stops being a patient's, so it is never given twice."""
+    if user.usertype == UserType.patient and user.record_number is None:
+        user.record_number = f"M{user.id:07d}"
 
 
 async def active_admin_count(db: AsyncSession) -> int:

@@ -73,6 +73,45 @@ def unreadable(content_type: str, error: BaseException, path: Path) -> ImageReje
 
 
 @dataclass(frozen=True, slots=True)
+class DicomIdentity:
+    """Who and what a DICOM file says it is: its UIDs and its patient fields (as written)."""
+
+    sop_instance_uid: str | None
+    study_instance_uid: str | None
+    series_instance_uid: str | None
+    sop_class_uid: str | None
+    study_date: str | None  # DA, YYYYMMDD
+    modality: str | None
+    patient_id: str | None
+    patient_name: str | None  # PN, "Family^Given"
+    birth_date: str | None  # DA
+    body_part: str | None
+    description: str | None  # the series' or the study's description
+
+
+def _text(dataset: Dataset, keyword: str) -> str | None:
+    value = dataset.get(keyword)
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def dicom_identity(dataset: Dataset) -> DicomIdentity:
+    return DicomIdentity(
+        sop_instance_uid=_text(dataset, "SOPInstanceUID"),
+        study_instance_uid=_text(dataset, "StudyInstanceUID"),
+        series_instance_uid=_text(dataset, "SeriesInstanceUID"),
+        sop_class_uid=_text(dataset, "SOPClassUID"),
+        study_date=_text(dataset, "StudyDate"),
+        modality=_text(dataset, "Modality"),
+        patient_id=_text(dataset, "PatientID"),
+        patient_name=_text(dataset, "PatientName"),
+        birth_date=_text(dataset, "PatientBirthDate"),
+        body_part=_text(dataset, "BodyPartExamined"),
+        description=_text(dataset, "SeriesDescription") or _text(dataset, "StudyDescription"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ImageHeader:
     """What a file says about itself, read without decoding a pixel."""
 
@@ -83,6 +122,7 @@ class ImageHeader:
     frame_bytes: int
     # The most memory decoding that frame takes at once (the decoder's buffers included).
     decode_bytes: int
+    identity: DicomIdentity | None = None  # DICOM files only
 
 
 def read_header(path: Path, content_type: str) -> ImageHeader:
@@ -149,7 +189,8 @@ def _dicom_header(path: Path) -> ImageHeader:
     # Measured: a compressed frame is held three times at its peak (the codec's image, its
     # array, pydicom's output); a native one twice (the bytes read, the array).
     copies = 3 if declared is None else 2
-    return ImageHeader(DICOM, width, height, frame_bytes, copies * frame_bytes)
+    identity = dicom_identity(dataset)
+    return ImageHeader(DICOM, width, height, frame_bytes, copies * frame_bytes, identity)
 
 
 def transfer_syntax_name(dataset: Dataset) -> str:

@@ -1,6 +1,6 @@
 """Request and response bodies of the medsys API (see docs/api.md)."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -40,6 +40,8 @@ class User(ResponseModel):
     updated_at: datetime
     # medsys extension: why an account is not active (a doctor awaiting approval, or closed)
     status: Literal["active", "awaiting_approval", "deactivated"] = "active"
+    # A patient's medical record number (null for staff): what DICOM files carry as PatientID.
+    medical_record_number: str | None = None
 
 
 class RegisterRequest(RequestModel):
@@ -165,6 +167,19 @@ class XRay(ResponseModel):
     result_signed_by_name: str | None = None  # medsys extension
     result_signed_at: datetime | None = None
     addenda: list["Addendum"] = Field(default_factory=list)
+    # Every x-ray is a DICOM instance (docs/api.md, "Interoperability"): a PNG's or JPEG's UIDs
+    # are made once at arrival and kept.
+    study_instance_uid: str | None = None
+    series_instance_uid: str | None = None
+    sop_instance_uid: str | None = None
+    study_date: date | None = None
+    modality: str | None = None
+    # Staff only (medsys extension): what a DICOM file says of its patient, and in words where
+    # that disagrees with the account the film is filed under.
+    file_patient_id: str | None = None
+    file_patient_name: str | None = None
+    file_birth_date: str | None = None
+    identity_warnings: list[str] = Field(default_factory=list)
 
 
 class Addendum(ResponseModel):
@@ -178,6 +193,30 @@ class Addendum(ResponseModel):
 
 class AddendumCreate(RequestModel):
     text: Annotated[str, Field(min_length=1, max_length=10000)]
+
+
+class UnmatchedInstance(ResponseModel):
+    """A DICOM instance whose PatientID matched no patient, waiting for an admin."""
+
+    id: int
+    received_at: datetime
+    source: str
+    patient_id_in_file: str | None
+    patient_name_in_file: str | None
+    study_date: date | None
+    modality: str | None
+    sop_instance_uid: str
+    # medsys extensions: more of what the file says, and its picture
+    birth_date_in_file: str | None = None
+    body_part: str | None = None
+    description: str | None = None
+    width: int = 0
+    height: int = 0
+    thumbnail_url: str = ""
+
+
+class UnmatchedAssign(RequestModel):
+    patient_id: Annotated[int, Field(ge=1)]
 
 
 class Counts(ResponseModel):

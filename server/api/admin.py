@@ -16,7 +16,7 @@ from server.orm import AuditEventRow, UserRow
 from server.pagination import PageQuery, QueryBool, fetch_page
 from server.search import user_matches
 from server.sessions import revoke_user_sessions
-from server.users import active_admin_count, create_user
+from server.users import active_admin_count, create_user, give_record_number
 from shared.base import Page
 from shared.enums import AuditAction, AuditObjectType, UserType
 from shared.models import AdminUserCreate, AdminUserUpdate, AuditEvent, User
@@ -154,6 +154,7 @@ async def update_user(ctx: Context) -> web.Response:
         setattr(user, name, getattr(body, name))
     if "is_active" in body.model_fields_set:
         user.deactivated_at = None if user.is_active else (user.deactivated_at or ctx.now)
+    give_record_number(user)  # one who becomes a patient gets one (or their old one back)
     await ctx.db.flush()
     ctx.audit.record(USER, user.id, _patient_id(user), detail=detail)
     return json_response(User.model_validate(user))

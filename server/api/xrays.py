@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from server.access import (
     load_patient,
@@ -22,12 +22,17 @@ from server.errors import (
     UnsupportedMediaType,
     invalid,
 )
-from server.ingest import image_columns, store_image
+from server.ingest import (
+    Arrival,
+    FilmFields,
+    receive_instance,
+    remove_unreferenced,
+    store_image,
+)
 from server.keys import DECODE_GATE, STORAGE
-from server.orm import XRayRow
+from server.orm import UserRow, XRayRow
 from server.pagination import PageQuery, fetch_page
-from server.results import RESULT_FIELDS, announce_arrival, apply_result_update
-from server.storage import ImageStore
+from server.results import RESULT_FIELDS, apply_result_update
 from server.uploads import ReceivedFile, receive_upload
 from shared.base import Page
 from shared.enums import AuditObjectType, UserType
@@ -41,7 +46,7 @@ STREAM_CHUNK = 256 * 1024
 
 
 async def _store(
-    ctx: Context, image: ReceivedFile, fields: XRayUploadFields, patient_id: int
+    ctx: Context, image: ReceivedFile, fields: XRayUploadFields, patient: UserRow
 ) -> XRayRow:
     """Validate the image, place it in storage and commit its row; undo all on failure."""
     app = ctx.request.app
@@ -60,20 +65,14 @@ async def _store(
     except ImageRejected as error:
         raise invalid("image", str(error)) from None
     try:
-        xray = XRayRow(
-            user_id=patient_id,
-            uploaded_by_id=ctx.user.id,
-            name_of_xray=fields.name_of_xray,
-            description_of_xray=fields.description_of_xray,
-            type_of_xray=fields.type_of_xray,
-            addenda=[],
-            result_signer=None,
-            **image_columns(stored, image.sha256, image.size_bytes),
+        arrival = Arrival(
+            image.path, image.head, image.sha256, image.size_bytes, "upload", ctx.user.id
         )
-        ctx.db.add(xray)
-        await ctx.db.flush()
-        ctx.audit.record(XRAY, xray.id, patient_id)
-        await announce_arrival(ctx.db, xray, by_patient=ctx.user.usertype == UserType.patient)
+        film = FilmFields(fields.name_of_xray, fields.type_of_xray, fields.description_of_xray)
+        xray = await receive_instance(
+            ctx.db, ctx.audit, stored, arrival, ctx.now, patient=patient, fields=film
+        )
+        assert isinstance(xray, XRayRow)  # a patient was named: never the inbox
         ctx.audit.flush_into(ctx.db)
         # Committed here, not by the endpoint wrapper, so that a failed commit still
         # removes the files placed above.
@@ -81,21 +80,8 @@ async def _store(
         return xray
     except BaseException:
         await ctx.db.rollback()
-        await _remove_unreferenced(ctx, store, image.sha256, stored.created)
+        await remove_unreferenced(ctx.db, image.sha256, stored.created)
         raise
-
-
-async def _remove_unreferenced(
-    ctx: Context, store: ImageStore, sha256: str, created: list[Path]
-) -> None:
-    if not created:
-        return
-    references = await ctx.db.scalar(
-        select(func.count()).select_from(XRayRow).where(XRayRow.sha256 == sha256)
-    )
-    if not references:
-        for path in created:
-            path.unlink(missing_ok=True)
 
 
 @routes.post("/api/xrays")
@@ -125,18 +111,18 @@ async def upload_xray(ctx: Context) -> web.Response:
         require_upload_for(ctx.user, upload.fields.get("user_id"))
         fields = XRayUploadFields.model_validate(upload.fields)
         if ctx.user.usertype == UserType.patient:
-            patient_id = ctx.user.id
+            patient = ctx.user
         elif fields.user_id is None:
             raise invalid("user_id", "Name the patient this x-ray belongs to.")
         else:
             try:
-                patient_id = (await load_patient(ctx.db, fields.user_id)).id
+                patient = await load_patient(ctx.db, fields.user_id)
             except NotFound:
                 raise invalid("user_id", "There is no patient with this id.") from None
-        ctx.audit.about(XRAY, None, patient_id)
+        ctx.audit.about(XRAY, None, patient.id)
         if upload.image is None:
             raise invalid("image", "Attach the image file.")
-        xray = await _store(ctx, upload.image, fields, patient_id)
+        xray = await _store(ctx, upload.image, fields, patient)
     finally:
         await asyncio.to_thread(temp_path.unlink, True)
     return json_response(xray_out(xray, ctx.user), status=201)

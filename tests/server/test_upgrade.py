@@ -24,7 +24,7 @@ from server.orm import (
     XRayAnnotationsRow,
     XRayRow,
 )
-from shared.enums import ResultStatus
+from shared.enums import ResultStatus, UserType
 from tests.databases import asyncpg_dsn
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "release-stop6"
@@ -104,3 +104,11 @@ async def test_the_previous_releases_data_survives_the_upgrade(previous_release:
     assert chest.result_signed_at == chest.updated_at
     assert others
     assert {xray.result_status for xray in others} == {ResultStatus.none}
+    # Migration 0005: patients have record numbers; every film is an instance with its UIDs
+    # (made now where the file could not be read: this fixture ships no image files).
+    for user in users.values():
+        expected = f"M{user.id:07d}" if user.usertype == UserType.patient else None
+        assert user.record_number == expected
+    uids = [xray.sop_instance_uid for xray in (chest, *others)]
+    assert all(uids)
+    assert len(set(uids)) == len(uids)

@@ -1,0 +1,190 @@
+"""The DICOM listener: C-ECHO and C-STORE from the practice's x-ray machine (pynetdicom),
+beside the HTTP server in the same process.
+
+pynetdicom runs each association in a thread of its own; a C-STORE is handed to the server's
+event loop and answered only once its x-ray (or inbox entry) is committed, so a modality that
+hears "success" may delete its copy. Every instance goes through the one ingest path
+(server/ingest.py): the same checks, storage, thumbnail, audit and events as an upload.
+"""
+
+import asyncio
+import hashlib
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydicom.pixels.decoders.base import get_decoder
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import AE, StoragePresentationContexts, evt
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from server.audit import AuditTrail
+from server.db import utcnow
+from server.ingest import AlreadyStored, Arrival, receive_instance, remove_unreferenced, store_image
+from server.keys import DECODE_GATE, EVENT_HUB, SESSIONMAKER, SETTINGS, STORAGE
+from shared.enums import AuditAction
+from shared.imaging import HEAD_BYTES, ImageRejected
+
+log = logging.getLogger(__name__)
+
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+# How long an association's thread waits for its instance to be committed.
+STORE_TIMEOUT_SECONDS = 300
+CANDIDATE_SYNTAXES = (
+    "1.2.840.10008.1.2",  # Implicit VR Little Endian
+    "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    "1.2.840.10008.1.2.2",  # Explicit VR Big Endian
+    "1.2.840.10008.1.2.4.50",  # JPEG Baseline (8 bit)
+    "1.2.840.10008.1.2.4.51",  # JPEG Extended (12 bit)
+    "1.2.840.10008.1.2.4.57",  # JPEG Lossless
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91",  # JPEG 2000
+    "1.2.840.10008.1.2.5",  # RLE Lossless
+)
+
+
+def decodable_syntaxes() -> list[str]:
+    """The transfer syntaxes whose pixel data this installation decodes."""
+    syntaxes = []
+    for uid in CANDIDATE_SYNTAXES:
+        if not UID(uid).is_compressed:
+            syntaxes.append(uid)
+            continue
+        try:
+            if get_decoder(UID(uid)).is_available:
+                syntaxes.append(uid)
+        except NotImplementedError:
+            continue
+    return syntaxes
+
+
+def image_storage_classes() -> list[str]:
+    """The storage SOP classes of images (not reports, waveforms or presentation states)."""
+    return [
+        str(context.abstract_syntax)
+        for context in StoragePresentationContexts
+        if "Image Storage" in str(getattr(context.abstract_syntax, "name", ""))
+    ]
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class DicomListener:
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self._app = app
+        self._host = host
+        self._port = port
+        self._loop = asyncio.get_running_loop()
+        self._server: Any = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1]) if self._server is not None else self._port
+
+    def start(self) -> None:
+        settings = self._app[SETTINGS]
+        ae = AE(ae_title=settings.dicom_ae_title)
+        ae.require_called_aet = True
+        ae.require_calling_aet = sorted(settings.dicom_peers)
+        ae.maximum_pdu_size = 0  # no limit: whole films in few PDUs
+        syntaxes = decodable_syntaxes()
+        for sop_class in image_storage_classes():
+            ae.add_supported_context(sop_class, syntaxes)
+        ae.add_supported_context(Verification, [ImplicitVRLittleEndian, ExplicitVRLittleEndian])
+        self._server = ae.start_server(
+            (self._host, self._port),
+            block=False,
+            evt_handlers=[(evt.EVT_C_STORE, self._on_store)],
+        )
+        log.info("DICOM listener: AE title %s on port %d", settings.dicom_ae_title, self.port)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    def _on_store(self, event: Any) -> int:
+        """In the association's thread: hand the instance to the event loop, wait for it."""
+        assoc = event.assoc
+        calling = str(assoc.requestor.ae_title).strip()
+        address = str(assoc.requestor.address)
+        data = event.encoded_dataset(include_meta=True)
+        work = self._store(data, f"C-STORE from {calling} at {address}", address)
+        try:
+            return asyncio.run_coroutine_threadsafe(work, self._loop).result(STORE_TIMEOUT_SECONDS)
+        except Exception:
+            log.exception("C-STORE from %s at %s failed", calling, address)
+            return OUT_OF_RESOURCES
+
+    async def _store(self, data: bytes, source: str, address: str) -> int:
+        app = self._app
+        store = app[STORAGE]
+        temp = store.new_temp_path()
+        try:
+            await asyncio.to_thread(temp.write_bytes, data)
+            return await self._ingest(temp, data, source, address)
+        finally:
+            await asyncio.to_thread(temp.unlink, True)
+
+    async def _ingest(self, temp: Path, data: bytes, source: str, address: str) -> int:
+        app = self._app
+        settings = app[SETTINGS]
+        sha256 = hashlib.sha256(data).hexdigest()
+        arrival = Arrival(temp, data[:HEAD_BYTES], sha256, len(data), source, None)
+        try:
+            stored = await store_image(
+                app[STORAGE], app[DECODE_GATE], settings.image_limits, temp, arrival.head, sha256
+            )
+        except ImageRejected as error:
+            log.warning("%s refused: %s", source, error)
+            return OUT_OF_RESOURCES if "allowed" in str(error) else CANNOT_UNDERSTAND
+        audit = AuditTrail(ip=address, action=AuditAction.create, subject=None)
+        async with app[SESSIONMAKER]() as db:
+            try:
+                await receive_instance(db, audit, stored, arrival, utcnow())
+                audit.flush_into(db)
+                await db.commit()
+            except AlreadyStored:
+                await db.rollback()
+                await remove_unreferenced(db, sha256, stored.created)
+                return SUCCESS  # stored before: the modality may forget it
+            except Exception:
+                await db.rollback()
+                await remove_unreferenced(db, sha256, stored.created)
+                raise
+            if db.info.pop("announced", None):
+                app[EVENT_HUB].wake()  # SQLite: this process is the only one to tell
+        return SUCCESS
+
+
+async def dicom_listener(app: web.Application) -> AsyncIterator[None]:
+    """The app's cleanup context: the DICOM port is open before the HTTP port answers."""
+    settings = app[SETTINGS]
+    if settings.dicom_port is None:
+        yield
+        return
+    listener = DicomListener(app, settings.dicom_host, settings.dicom_port)
+    await asyncio.to_thread(listener.start)
+    app[DICOM_LISTENER] = listener
+    # Tests and scripts read this line to learn the port (with --dicom-port 0).
+    print(f"medsys DICOM listener on port {listener.port}", flush=True)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(listener.stop)
+
+
+DICOM_LISTENER = web.AppKey("dicom_listener", DicomListener)
