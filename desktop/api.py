@@ -35,6 +35,8 @@ from shared.models import (
     RegisterRequest,
     Response,
     ResponseCreate,
+    UnmatchedAssign,
+    UnmatchedInstance,
     User,
     UserEnvelope,
     WorklistItem,
@@ -190,8 +192,20 @@ class ApiClient(HttpClient):
         )
         return await self._model(XRay, "POST", "/api/xrays", data=form)
 
-    async def thumbnail(self, xray: XRay) -> bytes:
+    async def thumbnail(self, xray: XRay | UnmatchedInstance) -> bytes:
         return await self._call("GET", xray.thumbnail_url)
+
+    # --- the unmatched inbox ------------------------------------------------------------
+
+    async def unmatched(self, cursor: str | None = None) -> Page[UnmatchedInstance]:
+        return await self._page(UnmatchedInstance, "/api/admin/unmatched", {"cursor": cursor})
+
+    async def assign_unmatched(self, entry_id: int, body: UnmatchedAssign) -> XRay:
+        path = f"/api/admin/unmatched/{entry_id}/assign"
+        return await self._model(XRay, "POST", path, json=body_of(body))
+
+    async def discard_unmatched(self, entry_id: int) -> None:
+        await self._call("DELETE", f"/api/admin/unmatched/{entry_id}")
 
     # --- imaging ------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ def awaits_approval(user: User) -> bool:
 def tabs_for(session: Session) -> list[tuple[str, QWidget]]:
     """(title, widget) for every tab of the user's role, in order."""
     # Imported here: the tabs use the rules above.
-    from desktop.tabs import admin, audit, doctor, patient, worklist
+    from desktop.tabs import admin, audit, doctor, inbox, patient, worklist
 
     role = session.user.usertype
     if role == UserType.patient:
@@ -60,5 +60,6 @@ def tabs_for(session: Session) -> list[tuple[str, QWidget]]:
     return [
         ("Users", admin.UsersTab(session)),
         ("Records", admin.RecordsTab(session)),
+        ("DICOM inbox", inbox.InboxTab(session)),
         ("Audit", audit.AuditTab(session)),
     ]

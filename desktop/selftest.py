@@ -91,7 +91,7 @@ def _main_window() -> str:
         tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
         window.log_out("self-test done")
         runner.stop()
-    if tabs != ["Users", "Records", "Audit"]:
+    if tabs != ["Users", "Records", "DICOM inbox", "Audit"]:
         raise AssertionError(f"unexpected tabs {tabs}")
     return "main window with " + ", ".join(tabs)
 

@@ -143,6 +143,14 @@ def _role_screens(shooter: Shooter, email: str, role: str) -> None:
         shooter.settle()
         records.chart.detail.show_xray(records.chart.gallery.model.item(0))
         shooter.shoot(window, "admin-records-patient")
+        inbox = window.tab("DICOM inbox")
+        shooter.settle()
+        inbox.list.select_row(0)  # type: ignore[attr-defined]
+        inbox.picker.search_edit.setText("Peter")  # type: ignore[attr-defined]
+        inbox.picker.search()  # type: ignore[attr-defined]
+        shooter.settle()
+        inbox.picker.list.select_row(0)  # type: ignore[attr-defined]
+        shooter.shoot(window, "admin-inbox-film")
     del tab
     window.log_out("Screenshots done.")
     wait_for(lambda: shooter.desktop.main_window is None)

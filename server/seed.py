@@ -10,10 +10,18 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.audit import AuditTrail
 from server.db import utcnow
 from server.decoding import DecodeGate
 from server.demo_images import radiograph_pixels, write_dicom, write_jpeg, write_png
-from server.ingest import FilmFields, image_columns, new_xray, store_image
+from server.ingest import (
+    Arrival,
+    FilmFields,
+    image_columns,
+    new_xray,
+    receive_instance,
+    store_image,
+)
 from server.orm import (
     MedicalHistoryRow,
     QuestionRow,
@@ -26,7 +34,7 @@ from server.security import PasswordHasher
 from server.settings import Settings
 from server.storage import ImageStore
 from server.users import create_user
-from shared.enums import QuestionStatus, ResultStatus, UserType, XRayType
+from shared.enums import AuditAction, QuestionStatus, ResultStatus, UserType, XRayType
 from shared.imaging import sniff_content_type
 
 DEMO_PASSWORD = "medsys-demo"
@@ -217,4 +225,20 @@ async def _fill(
             ),
         ]
     )
+    await _add_unmatched(db, store, settings)
     await db.commit()
+
+
+async def _add_unmatched(db: AsyncSession, store: ImageStore, settings: Settings) -> None:
+    """A film from the x-ray machine for someone who is no patient here yet: the inbox's."""
+    path = store.new_temp_path(suffix="walker.dcm")
+    writer = partial(write_dicom, patient_name="Walker^Sam", patient_id="EXT-0457")
+    await asyncio.to_thread(writer, path, radiograph_pixels(seed=4))
+    data = await asyncio.to_thread(path.read_bytes)
+    sha256 = hashlib.sha256(data).hexdigest()
+    gate = DecodeGate(settings.max_decoded_bytes, 1)
+    stored = await store_image(store, gate, settings.image_limits, path, data[:132], sha256)
+    arrival = Arrival(path, data[:132], sha256, len(data), "C-STORE from DX-ROOM1", None)
+    audit = AuditTrail(ip=None, action=AuditAction.create, subject=None)
+    await receive_instance(db, audit, stored, arrival, utcnow())
+    audit.flush_into(db)

@@ -45,13 +45,16 @@ class PatientPicker(QWidget):
         self._session = session
         columns = [
             Column[User]("Name", lambda u: u.full_name),
+            Column[User]("Record no.", lambda u: u.medical_record_number),
             Column[User]("Email", lambda u: u.email),
             Column[User]("Phone", lambda u: u.phone),
         ]
         self.model = PagedTableModel[User](session.submit, columns, self)
         self.model.rowsInserted.connect(lambda *_: session.remember(self.model.items))
         self.search_edit = QLineEdit(self)
-        self.search_edit.setPlaceholderText("Find a patient by name, email or phone, then Enter")
+        self.search_edit.setPlaceholderText(
+            "Find a patient by name, email, phone or record number, then Enter"
+        )
         self.search_edit.setAccessibleName("Find a patient")
         self.search_edit.returnPressed.connect(self.search)
         self.list = ListPanel(self.model, "Filter the results…", self)
@@ -179,7 +182,8 @@ def patient_header(parent: QWidget) -> QLabel:
 def describe(patient: User | None) -> str:
     if patient is None:
         return "Pick a patient."
-    return f"{patient.full_name} · {patient.email} · {patient.phone or 'no phone'}"
+    number = f"record {patient.medical_record_number} · " if patient.medical_record_number else ""
+    return f"{patient.full_name} · {number}{patient.email} · {patient.phone or 'no phone'}"
 
 
 class PatientRecordsTab(QWidget):

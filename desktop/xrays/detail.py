@@ -60,6 +60,14 @@ class XRayDetail(QWidget):
         self.facts.setStyleSheet("color: gray;")
         self.description = QLabel("", self)
         self.description.setWordWrap(True)
+        # What the DICOM file says against the account it is filed under (staff only).
+        self.identity_warning = QLabel("", self)
+        self.identity_warning.setWordWrap(True)
+        self.identity_warning.setAccessibleName("Identity warning")
+        self.identity_warning.setStyleSheet(
+            "background: #fff3c4; color: #5c4400; padding: 6px; border: 1px solid #e0c060;"
+        )
+        self.identity_warning.setVisible(False)
         self.result = ResultPanel(session, can_write_result, self)
         self.result.updated.connect(self._result_updated)
         changes = (EventType.xray_signed, EventType.xray_amended)
@@ -84,6 +92,7 @@ class XRayDetail(QWidget):
         result_layout.addWidget(self.title)
         result_layout.addWidget(self.facts)
         result_layout.addWidget(self.description)
+        result_layout.addWidget(self.identity_warning)
         result_layout.addWidget(QLabel("<b>Result</b>", result_page))
         result_layout.addWidget(self.result, 1)
         result_layout.addWidget(self.save_marks_button)
@@ -120,6 +129,7 @@ class XRayDetail(QWidget):
             self.title.setText("No x-ray selected")
             self.facts.setText("")
             self.description.setText("")
+            self.identity_warning.setVisible(False)
             self.result.show_xray(None)
             return
         self._show_fields(xray)
@@ -135,11 +145,17 @@ class XRayDetail(QWidget):
     def _show_fields(self, xray: XRay) -> None:
         self.title.setText(xray.name_of_xray)
         kind = FILE_KINDS.get(xray.content_type, "image")
+        study = f"study of {xray.study_date.isoformat()} · " if xray.study_date else ""
         self.facts.setText(
             f"{xray.type_of_xray.value} · {xray.width}×{xray.height} {kind} · "
-            f"added {display(xray.created_at)}"
+            f"{study}added {display(xray.created_at)}"
         )
         self.description.setText(xray.description_of_xray or "")
+        warnings = xray.identity_warnings
+        self.identity_warning.setText(
+            "⚠ Check the patient: " + " ".join(warnings) if warnings else ""
+        )
+        self.identity_warning.setVisible(bool(warnings))
         self.result.show_xray(xray)
 
     def refresh_xray(self, xray: XRay) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import itertools
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ _numbers = itertools.count(1)
 class Server:
     url: str
     data_dir: Path
+    dicom_port: int
 
     def call(
         self, email: str, work: Callable[[ApiClient], Awaitable[T]], password: str = PASSWORD
@@ -70,9 +72,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for command in ("migrate", "seed-demo"):
         result = run_cli(environment, command)
         assert result.returncode == 0, result.stderr
-    live = LiveServer(environment)
+    live = LiveServer(environment, ("--dicom-port", "0"))
     url = live.start()
-    yield Server(url, data_dir)
+    found = re.search(r"medsys DICOM listener on port (\d+)", live.startup_output)
+    assert found, live.startup_output
+    yield Server(url, data_dir, int(found.group(1)))
     live.stop()
 
 

@@ -38,6 +38,8 @@ EXPECTED = {
     "admin-audit",
     "admin-user-selected",
     "admin-records-patient",
+    "admin-dicom-inbox",
+    "admin-inbox-film",
 }
 
 
