@@ -24,6 +24,8 @@ from server.api import (
 )
 from server.db import create_engine, create_sessionmaker, utcnow
 from server.decoding import DecodeGate
+from server.dicomweb import routes as dicomweb
+from server.dicomweb.common import cors_headers
 from server.dimse import dicom_listener
 from server.errors import problem_middleware
 from server.events import socket as event_socket
@@ -93,6 +95,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app.cleanup_ctx.extend([_database, _storage, _events, dicom_listener])
     app.on_shutdown.append(_close_event_sockets)
     app.on_response_prepare.append(_no_sniffing)
+    app.on_response_prepare.append(cors_headers)
     # Order matters where paths overlap: /api/questions/pending before /api/questions/{id}.
     for module in (
         meta,
@@ -111,5 +114,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
         event_socket,
     ):
         app.add_routes(module.routes)
+    for dicomweb_routes in dicomweb.ALL:
+        app.add_routes(dicomweb_routes)
     app[OPENAPI] = build_openapi(app)
     return app

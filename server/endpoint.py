@@ -118,6 +118,8 @@ class EndpointSpec:
 REFUSALS = frozenset({401, 403, 404, 429})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What `endpoint(...)` returns: it turns a handler of a Context into an aiohttp handler.
+Declaration = Callable[[Callable[["Context"], Awaitable[web.StreamResponse]]], Handler]
 SPEC_ATTRIBUTE = "__medsys_endpoint__"
 
 

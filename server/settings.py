@@ -51,6 +51,9 @@ class Settings:
     dicom_ae_title: str = "MEDSYS"
     # Calling AE titles allowed to store; empty: any, which only a loopback listener may allow.
     dicom_peers: frozenset[str] = frozenset()
+    # Where clients reach this server (behind nginx: https://medsys.example.org), for the
+    # absolute URLs DICOMweb answers carry; unset: the request's own scheme, host and port.
+    public_url: str | None = None
 
     @property
     def image_limits(self) -> ImageLimits:
@@ -119,6 +122,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         dicom_port=_int_env(env, "MEDSYS_DICOM_PORT", 0, minimum=0) or None,
         dicom_ae_title=(env.get("MEDSYS_DICOM_AE_TITLE") or "MEDSYS").strip()[:16],
         dicom_peers=_words(env.get("MEDSYS_DICOM_PEERS", "")),
+        public_url=env.get("MEDSYS_PUBLIC_URL") or None,
     )
 
 

@@ -1,0 +1,218 @@
+"""STOW-RS: store instances (PS3.18 §10.5) through the one ingest path: each part validated,
+thumbnailed, filed under the patient whose record number is its PatientID (else the unmatched
+inbox) and committed before it is reported stored.
+
+The body is read to a temporary file (at most MEDSYS_MAX_UPLOAD_BYTES, chunked or not), then
+split on its boundary here: aiohttp's multipart reader refuses boundaries over 70 characters,
+and Orthanc sends 73.
+"""
+
+import asyncio
+import hashlib
+import mmap
+import re
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydicom.dataset import Dataset
+
+from server.dicomweb.common import base_url, dicom_json
+from server.endpoint import STAFF, Context, Declaration, endpoint
+from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from server.ingest import AlreadyStored, Arrival, receive_instance, remove_unreferenced, store_image
+from server.keys import DECODE_GATE, STORAGE
+from shared.enums import AuditObjectType
+from shared.imaging import DICOM, HEAD_BYTES, ImageRejected, read_header, sniff_content_type
+
+routes = web.RouteTableDef()
+XRAY = AuditObjectType.xray
+READ_CHUNK = 256 * 1024
+BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,200})"|([^";,\s]{1,200}))', re.IGNORECASE)
+# Failure reasons (PS3.4 C.4.2.1.5 and PS3.18's table): the codes viewers understand.
+UNREADABLE, WRONG_STUDY, NO_PIXELS, UNDECODABLE, TOO_LARGE = 0xC000, 0xA900, 0x0122, 0xC122, 0xA700
+
+
+def boundary_of(content_type: str) -> bytes:
+    if not content_type.lower().startswith("multipart/related"):
+        raise UnsupportedMediaType('STOW-RS takes multipart/related; type="application/dicom".')
+    found = BOUNDARY.search(content_type)
+    if found is None:
+        raise BadRequest("The multipart body names no boundary.")
+    return (found.group(1) or found.group(2)).encode()
+
+
+async def _read_body(ctx: Context, path: Path) -> None:
+    limit = ctx.settings.max_upload_bytes
+    received = 0
+    with await asyncio.to_thread(path.open, "wb") as handle:
+        while True:
+            async with asyncio.timeout(ctx.settings.body_timeout):
+                chunk = await ctx.request.content.read(READ_CHUNK)
+            if not chunk:
+                return
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLarge(f"The body is larger than the {limit} bytes allowed.")
+            await asyncio.to_thread(handle.write, chunk)
+
+
+def split_parts(path: Path, boundary: bytes, folder: Path) -> list[Path]:
+    """Each part's content written to a file of its own (blocking)."""
+    marker = b"--" + boundary
+    parts: list[Path] = []
+    with path.open("rb") as handle:
+        if path.stat().st_size == 0:
+            return parts
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as body:
+            position = body.find(marker)
+            while position != -1:
+                start = position + len(marker)
+                if body[start : start + 2] == b"--":
+                    break  # the closing delimiter
+                headers_end = body.find(b"\r\n\r\n", start)
+                following = body.find(b"\r\n" + marker, headers_end)
+                if headers_end == -1 or following == -1:
+                    raise BadRequest("The multipart body ends inside a part.")
+                part = folder / f"part-{len(parts)}"
+                part.write_bytes(body[headers_end + 4 : following])
+                parts.append(part)
+                position = following + 2
+    return parts
+
+
+def _reason(error: ImageRejected) -> int:
+    text = str(error)
+    if "no pixel data" in text:
+        return NO_PIXELS
+    if "cannot be decoded" in text:
+        return UNDECODABLE
+    if "allowed" in text:
+        return TOO_LARGE
+    return UNREADABLE
+
+
+async def _store_part(ctx: Context, part: Path, study: str | None) -> tuple[int, Any]:
+    """(0, the stored instance's reference) or (a failure reason, the UIDs it had)."""
+    app = ctx.request.app
+    data_head = await asyncio.to_thread(_head, part)
+    if sniff_content_type(data_head) != DICOM:
+        return UNREADABLE, None
+    try:
+        header = await asyncio.to_thread(read_header, part, DICOM)
+    except ImageRejected as error:
+        return _reason(error), None
+    identity = header.identity
+    if identity is None or not (identity.sop_instance_uid and identity.study_instance_uid):
+        return WRONG_STUDY, identity
+    if study is not None and identity.study_instance_uid != study:
+        return WRONG_STUDY, identity
+    sha256, size = await asyncio.to_thread(_hash, part)
+    try:
+        stored = await store_image(
+            app[STORAGE], app[DECODE_GATE], ctx.settings.image_limits, part, data_head, sha256
+        )
+    except ImageRejected as error:
+        return _reason(error), identity
+    arrival = Arrival(part, data_head, sha256, size, "STOW-RS", ctx.user.id)
+    try:
+        await receive_instance(ctx.db, ctx.audit, stored, arrival, ctx.now)
+        ctx.audit.flush_into(ctx.db)
+        await ctx.db.commit()  # reported stored only once committed
+    except AlreadyStored:
+        await ctx.db.rollback()
+        await remove_unreferenced(ctx.db, sha256, stored.created)
+    except BaseException:
+        await ctx.db.rollback()
+        await remove_unreferenced(ctx.db, sha256, stored.created)
+        raise
+    return 0, identity
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(HEAD_BYTES)
+
+
+def _hash(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(READ_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+async def store_instances(ctx: Context, study: str | None) -> web.Response:
+    boundary = boundary_of(ctx.request.headers.get("Content-Type", ""))
+    await ctx.db.commit()  # hand the connection back while the body streams in
+    folder = ctx.request.app[STORAGE].new_temp_path()
+    await asyncio.to_thread(folder.mkdir)
+    try:
+        body = folder / "body"
+        await _read_body(ctx, body)
+        parts = await asyncio.to_thread(split_parts, body, boundary, folder)
+        await asyncio.to_thread(body.unlink)
+        if not parts:
+            raise BadRequest("The body holds no part.")
+        outcomes = [await _store_part(ctx, part, study) for part in parts]
+    finally:
+        await asyncio.to_thread(_remove_folder, folder)
+    return _answer(ctx, outcomes)
+
+
+def _remove_folder(folder: Path) -> None:
+    for path in folder.glob("*"):
+        path.unlink(missing_ok=True)
+    folder.rmdir()
+
+
+def _answer(ctx: Context, outcomes: list[tuple[int, Any]]) -> web.Response:
+    stored, failed = [], []
+    for reason, identity in outcomes:
+        item = Dataset()
+        item.ReferencedSOPClassUID = (identity.sop_class_uid if identity else None) or ""
+        item.ReferencedSOPInstanceUID = (identity.sop_instance_uid if identity else None) or ""
+        if reason == 0:
+            item.RetrieveURL = (
+                f"{base_url(ctx)}/studies/{identity.study_instance_uid}/series/"
+                f"{identity.series_instance_uid}/instances/{identity.sop_instance_uid}"
+            )
+            stored.append(item)
+        else:
+            item.FailureReason = reason
+            failed.append(item)
+    answer = Dataset()
+    if stored:
+        answer.ReferencedSOPSequence = stored
+    if failed:
+        answer.FailedSOPSequence = failed
+    status = 200 if not failed else 202 if stored else 409
+    # One object, not an array: dicomweb-client (and Orthanc) read the answer as one dataset.
+    return dicom_json(answer.to_json_dict(), status=status)
+
+
+def _declare(summary: str) -> Declaration:
+    return endpoint(
+        summary,
+        roles=STAFF,
+        subject=XRAY,
+        extra_responses={
+            202: "Some instances were stored, some failed",
+            409: "No instance was stored",
+            413: "Body too large",
+            415: "Not multipart/related",
+        },
+    )
+
+
+@routes.post("/dicomweb/studies")
+@_declare("STOW-RS: store instances (multipart/related application/dicom; doctors, admins)")
+async def stow(ctx: Context) -> web.Response:
+    return await store_instances(ctx, None)
+
+
+@routes.post("/dicomweb/studies/{study}")
+@_declare("STOW-RS: store instances of one study")
+async def stow_study(ctx: Context) -> web.Response:
+    return await store_instances(ctx, ctx.request.match_info["study"])
