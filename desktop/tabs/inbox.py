@@ -1,7 +1,7 @@
 """The admin's inbox: films that arrived over DICOM whose PatientID matched no patient. See
 the film and what the file says of its patient, find the patient, assign it, or discard it."""
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -130,8 +130,7 @@ class InboxTab(QWidget):
         self.assign_button.setEnabled(False)
 
         def assigned(xray: XRay) -> None:
-            self.status.setText(f"Filed as “{xray.name_of_xray}” under {patient.full_name}.")
-            self._gone()
+            self._gone(f"Filed as “{xray.name_of_xray}” under {patient.full_name}.")
 
         inbox_ops.assign(self._session, entry.id, patient.id, assigned, self._failed)
 
@@ -142,8 +141,7 @@ class InboxTab(QWidget):
 
         def discard() -> None:
             def discarded(_result: object) -> None:
-                self.status.setText("The film was discarded.")
-                self._gone()
+                self._gone("The film was discarded.")
 
             inbox_ops.discard(self._session, entry.id, discarded, self._failed)
 
@@ -155,11 +153,14 @@ class InboxTab(QWidget):
             yes_text="Discard",
         )
 
-    def _gone(self) -> None:
-        """The shown entry was assigned or discarded: it leaves the list."""
+    def _gone(self, outcome: str) -> None:
+        """The shown entry was assigned or discarded: it leaves the list, and nothing else is
+        selected in its place (the next film is the admin's to choose)."""
         gone = self.entry.id if self.entry is not None else None
+        self.list.table.setCurrentIndex(QModelIndex())
         self.model.merge([entry for entry in self.model.items if entry.id != gone])
         self.show_entry(None)
+        self.status.setText(outcome)
 
     def _failed(self, error: ApiError) -> None:
         self._update_assign()

@@ -8,10 +8,11 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.app import DesktopApp
+from desktop.tabs.admin import RecordsTab
 from desktop.tabs.inbox import InboxTab
 from server.demo_images import radiograph_pixels, write_dicom
 from server.seed import DEMO_PASSWORD
-from tests.desktop.conftest import Server, column_texts, log_in, settle
+from tests.desktop.conftest import Server, column_texts, log_in, open_chart, settle
 from tests.server.test_dimse import store
 
 
@@ -47,11 +48,22 @@ def test_an_admin_files_an_unmatched_film_under_its_patient(
     inbox.picker.list.select_row(0)
     assert inbox.assign_button.text() == "Assign to Walter Inbox"
     qtbot.mouseClick(inbox.assign_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: inbox.status.text().startswith("Filed as"))
+    qtbot.waitUntil(lambda: inbox.status.text().startswith("Filed as") or inbox.error.isVisible())
+    assert not inbox.error.isVisible(), inbox.error.text()
     assert "WRONG-42" not in column_texts(inbox.model, 1)
     settle(qtbot, desktop)
 
     films = server.call(doctor.email, lambda api: api.xrays(patient.id)).items
     assert [film.sop_instance_uid for film in films] == [uid]
-    # The file's patient ID is not Walter's record number: the doctor reads that first.
-    assert any("WRONG-42" in warning for warning in films[0].identity_warnings)
+    # The file's patient ID is not Walter's record number: whoever reads the film is told
+    # first, above the result.
+    records = window.tab("Records")
+    assert isinstance(records, RecordsTab)
+    open_chart(qtbot, desktop, records, "Walter Inbox")
+    assert records.header.text().startswith(
+        f"Walter Inbox · record {patient.medical_record_number}"
+    )
+    records.chart.detail.show_xray(records.chart.gallery.model.item(0))
+    warning = records.chart.detail.identity_warning
+    assert warning.isVisible()
+    assert "WRONG-42" in warning.text()
