@@ -235,8 +235,9 @@ async def send_file(
         log.info("%s: the client read nothing for %g s; closed", ctx.request.path, idle_seconds)
         if ctx.request.transport is not None:
             ctx.request.transport.abort()
-    except ConnectionResetError:
+    except ConnectionError:
         # The client went away (closed the viewer, logged off): not an error of the server.
+        # Reset or broken pipe alike: which one a write meets depends on timing.
         log.debug("%s: the client left during the download", ctx.request.path)
     return response
 
