@@ -121,4 +121,6 @@ def write_thumbnail(path: Path, header: ImageHeader, thumbnail_path: Path) -> No
             thumbnail_path, "JPEG", quality=85
         )
     else:
-        display.save(thumbnail_path, "PNG", optimize=True)
+        # Level 3, not `optimize`: measured on a 256 px film thumbnail, 4.5 ms instead of 20 ms
+        # for 13 % more bytes; every arrival (upload, STOW, C-STORE) pays this once.
+        display.save(thumbnail_path, "PNG", compress_level=3)
