@@ -1,8 +1,10 @@
-"""Upgrades lose nothing: a database filled by the previous release (its `migrate` and
-`seed-demo`, kept in tests/fixtures/release-stop6) is migrated to this one and still serves
-every record, on SQLite and on PostgreSQL."""
+"""Upgrades lose nothing: a database filled by an earlier release (its `migrate` and
+`seed-demo`, kept in tests/fixtures/release-stopN: stop 6, and stop 14, the previous release,
+with its stored DICOM film) is migrated to this one and keeps every record, on SQLite and on
+PostgreSQL."""
 
 import asyncio
+import os
 import shutil
 import subprocess
 import uuid
@@ -10,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import pydicom
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -27,7 +30,8 @@ from server.orm import (
 from shared.enums import ResultStatus, UserType
 from tests.databases import asyncpg_dsn
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "release-stop6"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+RELEASES = ["release-stop6", "release-stop14"]
 # What the previous release's seed-demo wrote: what must still be there.
 SEEDED = {
     UserRow: 5,
@@ -39,14 +43,21 @@ SEEDED = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=[(r, b) for r in RELEASES for b in ("sqlite", "postgresql")])
 async def previous_release(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    postgres_url: str | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[str]:
-    """A database as the previous release left it."""
-    if request.param == "sqlite":
+    """A database as an earlier release left it; its stored files where the fixture has them
+    (the migration reads DICOM files from the store `serve` would use)."""
+    release, backend = request.param
+    fixture = FIXTURES / release
+    monkeypatch.setenv("MEDSYS_STORAGE_DIR", str(fixture / "storage"))
+    if backend == "sqlite":
         database = tmp_path / "medsys.db"
-        shutil.copyfile(FIXTURE / "sqlite.db", database)
+        shutil.copyfile(fixture / "sqlite.db", database)
         yield f"sqlite+aiosqlite:///{database}"
         return
     if postgres_url is None:
@@ -65,7 +76,7 @@ async def previous_release(
             "-v",
             "ON_ERROR_STOP=1",
             "-f",
-            str(FIXTURE / "postgresql.sql"),
+            str(fixture / "postgresql.sql"),
             dsn,
         ]
         await asyncio.to_thread(
@@ -112,3 +123,10 @@ async def test_the_previous_releases_data_survives_the_upgrade(previous_release:
     uids = [xray.sop_instance_uid for xray in (chest, *others)]
     assert all(uids)
     assert len(set(uids)) == len(uids)
+    stored = Path(os.environ["MEDSYS_STORAGE_DIR"]) / "objects" / chest.sha256[:2]
+    film = stored / chest.sha256[2:4] / chest.sha256
+    if film.exists():  # the previous release's SQLite fixture keeps its DICOM film
+        dataset = pydicom.dcmread(film, stop_before_pixels=True)
+        assert chest.sop_instance_uid == dataset.SOPInstanceUID
+        assert chest.study_instance_uid == dataset.StudyInstanceUID
+        assert (chest.modality, chest.file_patient_name) == ("DX", str(dataset.PatientName))
