@@ -11,9 +11,7 @@ instances per second and MB/s for each, and medsys's resident memory before and 
 
 import argparse
 import io
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,21 +25,16 @@ import requests
 from pynetdicom import AE
 from pynetdicom.sop_class import SecondaryCaptureImageStorage  # type: ignore[attr-defined]
 
-from devtools.live_server import LiveServer, run_cli, server_environment
+from devtools.live_server import LiveServer, create_user, resident_mb, run_cli, server_environment
+from devtools.orthanc import DICOM_PORT as ORTHANC_DICOM
+from devtools.orthanc import HTTP_PORT as ORTHANC_HTTP
+from devtools.orthanc import installed as orthanc_installed
+from devtools.orthanc import start_orthanc
 from server.demo_images import radiograph_pixels, write_dicom
 
 PARALLEL = 4
 PASSWORD = "bench password 1"
-ORTHANC_HTTP, ORTHANC_DICOM = 8042, 4242
-PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 IN_NAMESPACE = "MEDSYS_BENCH_IN_NAMESPACE"
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def instances(count: int, patient_id: str) -> list[bytes]:
@@ -104,59 +97,18 @@ def timed(work: Callable[[], None], files: list[bytes]) -> tuple[float, float]:
     return len(files) / seconds, sum(len(f) for f in files) / seconds / 1e6
 
 
-def start_orthanc(folder: Path) -> subprocess.Popen[bytes] | None:
-    if shutil.which("Orthanc") is None or not Path(PLUGIN).exists():
-        return None
-    config = {
-        "StorageDirectory": str(folder / "orthanc-storage"),
-        "IndexDirectory": str(folder / "orthanc-index"),
-        "HttpPort": ORTHANC_HTTP,
-        "DicomPort": ORTHANC_DICOM,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "DicomCheckCalledAet": False,
-        "Plugins": [PLUGIN],
-        "DicomWeb": {"Enable": True},
-    }
-    (folder / "orthanc.json").write_text(json.dumps(config))
-    process = subprocess.Popen(
-        ["Orthanc", str(folder / "orthanc.json")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{ORTHANC_HTTP}/system", timeout=2).ok:
-                return process
-        except requests.ConnectionError:
-            time.sleep(0.2)  # Orthanc offers no readiness signal to wait on
-    process.kill()
-    raise RuntimeError("Orthanc did not start")
-
-
 def run(count: int) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         environment = server_environment(folder, f"sqlite+aiosqlite:///{folder / 'medsys.db'}")
         assert run_cli(environment, "migrate").returncode == 0
         for usertype, email in (("doctor", "doctor@bench.example"), ("patient", "p@bench.example")):
-            created = run_cli(
-                environment,
-                "create-user",
-                "--usertype",
-                usertype,
-                "--email",
-                email,
-                "--full-name",
-                "Bench",
-                "--password-stdin",
-                stdin=f"{PASSWORD}\n",
-            )
-            assert created.returncode == 0, created.stderr
+            create_user(environment, usertype, email, "Bench", PASSWORD)
         medsys = LiveServer(environment, ("--dicom-port", "11112"))
         url = medsys.start()
-        orthanc = start_orthanc(folder)
+        orthanc = None
+        if orthanc_installed():
+            orthanc = start_orthanc(folder, DicomCheckCalledAet=False, DicomWeb={"Enable": True})
         try:
             login = requests.post(
                 f"{url}/api/login",
@@ -171,7 +123,7 @@ def run(count: int) -> None:
             )
             number = patient.json()["user"]["medical_record_number"]
             assert medsys.process is not None
-            before = rss_mb(medsys.process.pid)
+            before = resident_mb(medsys.process.pid)
             rows = []
             by_store = instances(count, number)
             rows.append(
@@ -185,7 +137,7 @@ def run(count: int) -> None:
                     timed(lambda: stow(f"{url}/dicomweb/studies", headers, by_stow), by_stow),
                 )
             )
-            after = rss_mb(medsys.process.pid)
+            after = resident_mb(medsys.process.pid)
             if orthanc is not None:
                 rows.append(
                     (
@@ -217,7 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=200)
     arguments = parser.parse_args()
-    wants_orthanc = shutil.which("Orthanc") is not None and os.geteuid() == 0
+    wants_orthanc = orthanc_installed() and os.geteuid() == 0
     if wants_orthanc and not os.environ.get(IN_NAMESPACE):
         os.environ[IN_NAMESPACE] = "1"
         command = [

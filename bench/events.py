@@ -33,18 +33,17 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from devtools.live_server import LiveServer, run_cli, server_environment
+from devtools.live_server import (
+    LiveServer,
+    create_user,
+    resident_mb,
+    run_cli,
+    server_environment,
+)
 
 POSTGRES = os.environ.get("MEDSYS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 DATABASE = "medsys_bench_events"
 PASSWORD = "bench password 1"
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def fresh_database() -> str:
@@ -55,23 +54,6 @@ async def fresh_database() -> str:
     finally:
         await admin.close()
     return f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://')}/{DATABASE}"
-
-
-def create_user(environment: dict[str, str], usertype: str, email: str) -> None:
-    result = run_cli(
-        environment,
-        "create-user",
-        "--usertype",
-        usertype,
-        "--email",
-        email,
-        "--full-name",
-        f"Bench {usertype}",
-        "--password-stdin",
-        stdin=f"{PASSWORD}\n",
-    )
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr)
 
 
 async def token(http: aiohttp.ClientSession, url: str, email: str) -> dict[str, str]:
@@ -138,8 +120,8 @@ async def run(sockets_per_process: int, seconds: float, rate: float) -> None:
         result = run_cli(environment, "migrate")
         if result.returncode != 0:
             raise RuntimeError(result.stderr)
-        create_user(environment, "doctor", "doctor@bench.example")
-        create_user(environment, "patient", "patient@bench.example")
+        create_user(environment, "doctor", "doctor@bench.example", "Bench doctor", PASSWORD)
+        create_user(environment, "patient", "patient@bench.example", "Bench patient", PASSWORD)
         servers = [LiveServer(environment), LiveServer(environment)]
         for server in servers:
             await asyncio.to_thread(server.start)
@@ -150,20 +132,20 @@ async def run(sockets_per_process: int, seconds: float, rate: float) -> None:
             async with aiohttp.ClientSession(connector=connector) as http:
                 doctor = await token(http, urls[0], "doctor@bench.example")
                 patient = await token(http, urls[1], "patient@bench.example")
-                before = [rss_mb(pid) for pid in pids]
+                before = [resident_mb(pid) for pid in pids]
                 receipts = Receipts()
                 sockets = []
                 for url in urls:
                     for _ in range(sockets_per_process):
                         sockets.append(await http.ws_connect(f"{url}/api/events", headers=doctor))
                 readers = [asyncio.create_task(receipts.read(socket)) for socket in sockets]
-                opened = [rss_mb(pid) for pid in pids]
+                opened = [resident_mb(pid) for pid in pids]
                 samples: list[list[float]] = []
 
                 async def sample() -> None:
                     while True:
                         await asyncio.sleep(10)
-                        samples.append([rss_mb(pid) for pid in pids])
+                        samples.append([resident_mb(pid) for pid in pids])
 
                 sampler = asyncio.create_task(sample())
                 cpu_start = resource.getrusage(resource.RUSAGE_SELF)

@@ -93,3 +93,31 @@ class LiveServer:
         self.process.wait(timeout=30)
         self.process.stdout.close()
         return output
+
+
+def create_user(
+    environment: dict[str, str], usertype: str, email: str, full_name: str, password: str
+) -> None:
+    """`create-user` as an operator runs it (password on stdin); RuntimeError if refused."""
+    result = run_cli(
+        environment,
+        "create-user",
+        "--usertype",
+        usertype,
+        "--email",
+        email,
+        "--full-name",
+        full_name,
+        "--password-stdin",
+        stdin=f"{password}\n",
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"create-user {email} failed: {result.stderr}")
+
+
+def resident_mb(pid: int) -> float:
+    """A process's resident memory (VmRSS) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

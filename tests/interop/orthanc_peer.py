@@ -9,20 +9,18 @@ Prints one line per step, exits 0 when all passed.
 """
 
 import io
-import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pydicom
 import requests
 
-from devtools.live_server import LiveServer, run_cli, server_environment
+from devtools.live_server import LiveServer, create_user, run_cli, server_environment
+from devtools.orthanc import URL as ORTHANC_URL
+from devtools.orthanc import start_orthanc
 from server.demo_images import radiograph_pixels, write_dicom
 
-PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
-ORTHANC = "http://127.0.0.1:8042"
 PASSWORD = "orthanc interop password"
 
 
@@ -38,22 +36,6 @@ def film(patient_id: str, seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def user(environment: dict[str, str], usertype: str, email: str) -> None:
-    result = run_cli(
-        environment,
-        "create-user",
-        "--usertype",
-        usertype,
-        "--email",
-        email,
-        "--full-name",
-        f"Peer {usertype}",
-        "--password-stdin",
-        stdin=f"{PASSWORD}\n",
-    )
-    assert result.returncode == 0, result.stderr
-
-
 def login(url: str, email: str) -> dict[str, str]:
     answer = requests.post(
         f"{url}/api/login", json={"email": email, "password": PASSWORD}, timeout=30
@@ -62,25 +44,12 @@ def login(url: str, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def wait_for_orthanc(process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("Orthanc exited")
-        try:
-            if requests.get(f"{ORTHANC}/system", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.2)  # Orthanc offers no readiness signal to wait on
-    raise RuntimeError("Orthanc did not start within 60 s")
-
-
 def main(folder: Path) -> int:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     environment = server_environment(folder, f"sqlite+aiosqlite:///{folder / 'medsys.db'}")
     assert run_cli(environment, "migrate").returncode == 0
-    user(environment, "doctor", "doctor@peer.example")
-    user(environment, "patient", "patient@peer.example")
+    create_user(environment, "doctor", "doctor@peer.example", "Peer doctor", PASSWORD)
+    create_user(environment, "patient", "patient@peer.example", "Peer patient", PASSWORD)
     medsys = LiveServer(environment)
     url = medsys.start()
     orthanc: subprocess.Popen[bytes] | None = None
@@ -90,34 +59,16 @@ def main(folder: Path) -> int:
         number = requests.get(f"{url}/api/profile", headers=patient, timeout=30).json()[
             "medical_record_number"
         ]
-        config = {
-            "Name": "peer",
-            "StorageDirectory": str(folder / "orthanc-storage"),
-            "IndexDirectory": str(folder / "orthanc-index"),
-            "HttpPort": 8042,
-            "DicomPort": 4242,
-            "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
-            "Plugins": [PLUGIN],
-            "DicomWeb": {
-                "Enable": True,
-                "Servers": {
-                    "medsys": {"Url": f"{url}/dicomweb/", "HttpHeaders": doctor},
-                },
-            },
-        }
-        (folder / "orthanc.json").write_text(json.dumps(config))
-        log = (folder / "orthanc.log").open("wb")
-        orthanc = subprocess.Popen(
-            ["Orthanc", str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT
-        )
-        wait_for_orthanc(orthanc)
+        servers = {"medsys": {"Url": f"{url}/dicomweb/", "HttpHeaders": doctor}}
+        orthanc = start_orthanc(folder, Name="peer", DicomWeb={"Enable": True, "Servers": servers})
         step("Orthanc started with the DICOMweb plugin, medsys as its server")
 
         sent = film(number, 61)
-        orthanc_id = requests.post(f"{ORTHANC}/instances", data=sent, timeout=30).json()["ID"]
+        orthanc_id = requests.post(f"{ORTHANC_URL}/instances", data=sent, timeout=30).json()["ID"]
         stow = requests.post(
-            f"{ORTHANC}/dicom-web/servers/medsys/stow", json={"Resources": [orthanc_id]}, timeout=60
+            f"{ORTHANC_URL}/dicom-web/servers/medsys/stow",
+            json={"Resources": [orthanc_id]},
+            timeout=60,
         )
         assert stow.ok, stow.text
         uid = pydicom.dcmread(io.BytesIO(sent)).SOPInstanceUID
@@ -146,20 +97,20 @@ def main(folder: Path) -> int:
         assert stored.status_code == 200, stored.text
         study = pydicom.dcmread(io.BytesIO(other)).StudyInstanceUID
         studies = requests.post(
-            f"{ORTHANC}/dicom-web/servers/medsys/get", json={"Uri": "/studies"}, timeout=60
+            f"{ORTHANC_URL}/dicom-web/servers/medsys/get", json={"Uri": "/studies"}, timeout=60
         )
         assert studies.ok, studies.text
         assert study in studies.text
         step("Orthanc's QIDO-RS through /get found medsys's studies")
 
         retrieve = requests.post(
-            f"{ORTHANC}/dicom-web/servers/medsys/retrieve",
+            f"{ORTHANC_URL}/dicom-web/servers/medsys/retrieve",
             json={"Resources": [{"Study": study}]},
             timeout=120,
         )
         assert retrieve.ok, retrieve.text
         here = requests.post(
-            f"{ORTHANC}/tools/find",
+            f"{ORTHANC_URL}/tools/find",
             json={"Level": "Study", "Query": {"StudyInstanceUID": study}},
             timeout=30,
         ).json()

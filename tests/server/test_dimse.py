@@ -18,7 +18,7 @@ from pydicom.uid import RLELossless
 from pynetdicom import AE
 from pynetdicom.sop_class import SecondaryCaptureImageStorage, Verification  # type: ignore
 
-from devtools.live_server import LiveServer, run_cli
+from devtools.live_server import LiveServer, create_user, run_cli
 from server.demo_images import radiograph_pixels, write_dicom
 from tests.conftest import BACKENDS
 from tests.databases import empty_postgres
@@ -53,19 +53,7 @@ class Practice:
 def start(tmp_path: Path, database_url: str, *args: str, **environment: str) -> LiveServer:
     prepared = prepared_environment(tmp_path, database_url, **environment)
     for usertype, email in (("admin", ADMIN_EMAIL), ("doctor", DOCTOR_EMAIL)):
-        created = run_cli(
-            prepared,
-            "create-user",
-            "--usertype",
-            usertype,
-            "--email",
-            email,
-            "--full-name",
-            f"Live {usertype.title()}",
-            "--password-stdin",
-            stdin=f"{PASSWORD}\n",
-        )
-        assert created.returncode == 0, created.stderr
+        create_user(prepared, usertype, email, f"Live {usertype.title()}", PASSWORD)
     server = LiveServer(prepared, ("--dicom-port", "0", *args))
     server.start()
     return server

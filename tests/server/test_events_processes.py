@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
 
-from devtools.live_server import LiveServer, run_cli
+from devtools.live_server import LiveServer, create_user
 from tests.databases import empty_postgres
 from tests.server.live import PASSWORD, login, prepared_environment
 from tests.tcp_proxy import TcpProxy
@@ -28,19 +28,7 @@ async def environment(postgres_url: str | None, tmp_path: Path) -> dict[str, str
         pytest.skip("no PostgreSQL: set MEDSYS_TEST_POSTGRES_URL or run one on 127.0.0.1:5432")
     await empty_postgres(postgres_url)
     environment = prepared_environment(tmp_path, postgres_url)
-    created = run_cli(
-        environment,
-        "create-user",
-        "--usertype",
-        "doctor",
-        "--email",
-        DOCTOR_EMAIL,
-        "--full-name",
-        "Live Doctor",
-        "--password-stdin",
-        stdin=f"{PASSWORD}\n",
-    )
-    assert created.returncode == 0, created.stderr
+    create_user(environment, "doctor", DOCTOR_EMAIL, "Live Doctor", PASSWORD)
     return environment
 
 

@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from devtools import orthanc
+
 READY = (
     shutil.which("Orthanc") and Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so").exists()
 )
 
 
-@pytest.mark.skipif(not READY, reason="orthanc and orthanc-dicomweb are not installed")
+@pytest.mark.skipif(
+    not orthanc.installed(), reason="orthanc and orthanc-dicomweb are not installed"
+)
 @pytest.mark.skipif(os.geteuid() != 0, reason="a private network namespace needs root")
 def test_orthanc_stores_searches_and_retrieves_through_medsys(tmp_path: Path) -> None:
     result = subprocess.run(
