@@ -26,7 +26,7 @@ from server.db import utcnow
 from server.ingest import AlreadyStored, Arrival, receive_instance, remove_unreferenced, store_image
 from server.keys import DECODE_GATE, EVENT_HUB, SESSIONMAKER, SETTINGS, STORAGE
 from shared.enums import AuditAction
-from shared.imaging import HEAD_BYTES, ImageRejected
+from shared.imaging import DICOM, HEAD_BYTES, ImageHeader, ImageRejected, read_header
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,6 @@ class DicomListener:
         store = app[STORAGE]
         temp = store.new_temp_path()
         try:
-            await asyncio.to_thread(temp.write_bytes, data)
             return await self._ingest(temp, data, source, address)
         finally:
             await asyncio.to_thread(temp.unlink, True)
@@ -142,11 +141,17 @@ class DicomListener:
     async def _ingest(self, temp: Path, data: bytes, source: str, address: str) -> int:
         app = self._app
         settings = app[SETTINGS]
-        sha256 = hashlib.sha256(data).hexdigest()
-        arrival = Arrival(temp, data[:HEAD_BYTES], sha256, len(data), source, None)
         try:
+            sha256, header = await asyncio.to_thread(_spool, data, temp)
+            arrival = Arrival(temp, data[:HEAD_BYTES], sha256, len(data), source, None)
             stored = await store_image(
-                app[STORAGE], app[DECODE_GATE], settings.image_limits, temp, arrival.head, sha256
+                app[STORAGE],
+                app[DECODE_GATE],
+                settings.image_limits,
+                temp,
+                arrival.head,
+                sha256,
+                header,
             )
         except ImageRejected as error:
             log.warning("%s refused: %s", source, error)
@@ -168,6 +173,12 @@ class DicomListener:
             if db.info.pop("announced", None):
                 app[EVENT_HUB].wake()  # SQLite: this process is the only one to tell
         return SUCCESS
+
+
+def _spool(data: bytes, temp: Path) -> tuple[str, ImageHeader]:
+    """Write a received instance to `temp` and read its header, in one trip to a thread."""
+    temp.write_bytes(data)
+    return hashlib.sha256(data).hexdigest(), read_header(temp, DICOM)
 
 
 async def dicom_listener(app: web.Application) -> AsyncIterator[None]:

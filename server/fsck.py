@@ -30,7 +30,7 @@ HASH_CHUNK = 1024 * 1024
 class StoredRow:
     xray_id: int
     sha256: str
-    content_type: str
+    thumbnail_type: str
 
 
 @dataclass(slots=True)
@@ -60,11 +60,11 @@ async def stored_rows(db: AsyncSession) -> list[StoredRow]:
     """Every x-ray row's image, deleted ones too (their files are kept for retention), and
     every instance waiting in the unmatched inbox."""
     result = await db.execute(
-        select(XRayRow.id, XRayRow.sha256, XRayRow.content_type).union_all(
-            select(UnmatchedRow.id, UnmatchedRow.sha256, UnmatchedRow.content_type)
+        select(XRayRow.id, XRayRow.sha256, XRayRow.thumbnail_type).union_all(
+            select(UnmatchedRow.id, UnmatchedRow.sha256, UnmatchedRow.thumbnail_type)
         )
     )
-    return [StoredRow(xray_id, sha256, content_type) for xray_id, sha256, content_type in result]
+    return [StoredRow(row_id, sha256, thumbnail_type) for row_id, sha256, thumbnail_type in result]
 
 
 def _sha256_of(path: Path) -> str:
@@ -75,16 +75,17 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _is_wanted(folder: str, path: Path, referenced: dict[str, str], store: ImageStore) -> bool:
+def _is_wanted(folder: str, path: Path, referenced: dict[str, set[str]], store: ImageStore) -> bool:
     """Whether a file in the store belongs to a row (its name is the image's sha256)."""
     if folder == "objects":
         return path.name in referenced
     sha256 = path.name.split(".", 1)[0]
-    content_type = referenced.get(sha256)
-    if content_type is None:
+    thumbnail_types = referenced.get(sha256)
+    if thumbnail_types is None:
         return False
     if folder == "thumbnails":
-        return path == store.thumbnail_path(sha256, content_type)
+        # Rows of the same content made by different releases may have thumbnails of both types.
+        return any(path == store.thumbnail_path(sha256, kind) for kind in thumbnail_types)
     # pixels/: the rendered display pixels and their transform (no leftover partial files)
     return path.suffix in (".png", ".json") and path.stem == sha256
 
@@ -94,7 +95,9 @@ def check_files(
 ) -> FsckReport:
     """Compare the store with `rows`, removing old unreferenced files. Blocking."""
     report = FsckReport(rows_checked=len(rows))
-    referenced = {row.sha256: row.content_type for row in rows}
+    referenced: dict[str, set[str]] = {}
+    for row in rows:
+        referenced.setdefault(row.sha256, set()).add(row.thumbnail_type)
     cutoff = time.time() - grace_seconds
     for folder in ("objects", "thumbnails", "pixels"):
         root = store.root / folder
@@ -114,7 +117,7 @@ def check_files(
             report.missing_originals.append(row.xray_id)
         elif verify and _sha256_of(original) != row.sha256:
             report.corrupt_originals.append(row.xray_id)
-        if not store.thumbnail_path(row.sha256, row.content_type).is_file():
+        if not store.thumbnail_path(row.sha256, row.thumbnail_type).is_file():
             report.missing_thumbnails.append(row.xray_id)
     return report
 

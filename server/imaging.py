@@ -23,9 +23,10 @@ from shared.imaging import (
 )
 
 THUMBNAIL_SIZE = 256
-# A DICOM frame is subsampled to about this many pixels a side before the LUTs and the
-# final (antialiased) resize: the thumbnail looks the same, the work is a few MB.
-DICOM_THUMBNAIL_SOURCE = 4 * THUMBNAIL_SIZE
+# A DICOM frame is subsampled to at most this many pixels a side, then box-averaged to the
+# thumbnail's size before its LUTs: the thumbnail looks the same, the work is a few hundred KB.
+DICOM_THUMBNAIL_SOURCE = 2 * THUMBNAIL_SIZE
+PNG = "image/png"
 MEGABYTE = 1024 * 1024
 
 
@@ -96,31 +97,44 @@ def _dicom_thumbnail(path: Path) -> Image.Image:
     step = max(1, max(frame.shape[:2]) // DICOM_THUMBNAIL_SOURCE)
     reduced = np.ascontiguousarray(frame[::step, ::step])
     del frame  # the full frame is not needed any more
+    size = _thumbnail_size(reduced.shape[1], reduced.shape[0])
     if reduced.ndim == 3:  # colour: already display-ready
         image = Image.fromarray(_stretch(reduced, float(reduced.min()), float(reduced.max())))
-        image = image.convert("RGB")
-    else:
-        display = apply_voi_lut(modality_values(reduced, dataset), dataset)
-        display_8bit = _stretch(display, float(np.min(display)), float(np.max(display)))
-        if str(dataset.get("PhotometricInterpretation", "")) == "MONOCHROME1":
-            display_8bit = 255 - display_8bit  # MONOCHROME1 shows low values bright
-        image = Image.fromarray(display_8bit, mode="L")
-    image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # shrinks only, keeps the aspect ratio
-    return image
+        return image.convert("RGB").resize(size, Image.Resampling.BOX)
+    # Averaged in Pillow's 32-bit float mode (C, no copy per step): 0.6 ms for a 512² film,
+    # where numpy's block mean takes 2.6 ms and an antialiased 8-bit resize after the LUTs 5.
+    averaged = Image.fromarray(reduced.astype(np.float32), mode="F")
+    small = np.asarray(averaged.resize(size, Image.Resampling.BOX))
+    if np.issubdtype(reduced.dtype, np.integer):
+        # Back to stored values: modality and VOI LUT sequences are looked up by integer.
+        small = np.rint(small).astype(reduced.dtype)
+    display = apply_voi_lut(modality_values(small, dataset), dataset)
+    display_8bit = _stretch(display, float(np.min(display)), float(np.max(display)))
+    if str(dataset.get("PhotometricInterpretation", "")) == "MONOCHROME1":
+        display_8bit = 255 - display_8bit  # MONOCHROME1 shows low values bright
+    return Image.fromarray(display_8bit, mode="L")
 
 
-def write_thumbnail(path: Path, header: ImageHeader, thumbnail_path: Path) -> None:
-    """Decode the image (its first frame) to validate it, and write its thumbnail: JPEG for a
-    JPEG, PNG otherwise. Raises ImageRejected with a reason meant for the user."""
+def thumbnail_type(content_type: str) -> str:
+    """A PNG original (a drawing, a screenshot) keeps sharp edges in a PNG thumbnail; a film's
+    is a JPEG: 0.7 ms to encode a 256 px film against PNG's 5 ms (measured on a 512×512 12-bit
+    film), paid by every arrival (upload, STOW, C-STORE)."""
+    return PNG if content_type == PNG else JPEG
+
+
+def write_thumbnail(path: Path, header: ImageHeader, thumbnail_path: Path) -> str:
+    """Decode the image (its first frame) to validate it, and write its thumbnail; returns the
+    thumbnail's type. Raises ImageRejected with a reason meant for the user."""
     if header.content_type == DICOM:
         display = _dicom_thumbnail(path)
     else:
         display = _raster_thumbnail(path, header.content_type)
-    if header.content_type == JPEG:
+    kind = thumbnail_type(header.content_type)
+    if kind == JPEG:
         display.convert("RGB" if display.mode != "L" else "L").save(
-            thumbnail_path, "JPEG", quality=85
+            thumbnail_path, "JPEG", quality=90
         )
     else:
-        # Level 3, not `optimize`: measured on a 256 px film thumbnail, 4.5 ms instead of 20 ms
-        # for 13 % more bytes; every arrival (upload, STOW, C-STORE) pays this once.
+        # Level 3, not `optimize`: 4.5 ms instead of 20 ms for 13 % more bytes.
         display.save(thumbnail_path, "PNG", compress_level=3)
+    return kind

@@ -22,7 +22,6 @@ from server.results import announce_arrival
 from server.storage import ImageStore
 from shared.enums import AuditAction, AuditObjectType, UserType, XRayType
 from shared.imaging import (
-    JPEG,
     DicomIdentity,
     ImageHeader,
     ImageRejected,
@@ -105,31 +104,40 @@ async def store_image(
     temp_path: Path,
     head: bytes,
     sha256: str,
+    header: ImageHeader | None = None,
 ) -> StoredImage:
-    """Check `temp_path`'s header against the limits, decode it (when the gate admits it) to
-    validate it and write its thumbnail, and move both to their content addresses. Raises
-    ImageRejected; nothing is left in storage if this raises."""
-    content_type = sniff_content_type(head)
-    if content_type is None:
-        raise ImageRejected("Only PNG, JPEG and DICOM images are accepted.")
-    header = await asyncio.to_thread(read_header, temp_path, content_type)
+    """Check `temp_path`'s header (read here unless the caller has it) against the limits,
+    decode it (when the gate admits it) to validate it and write its thumbnail, and move both
+    to their content addresses. Raises ImageRejected; nothing is left in storage if this
+    raises."""
+    if header is None:
+        content_type = sniff_content_type(head)
+        if content_type is None:
+            raise ImageRejected("Only PNG, JPEG and DICOM images are accepted.")
+        header = await asyncio.to_thread(read_header, temp_path, content_type)
     limits.check(header)
+    async with gate.admit(header.decode_bytes):
+        # One trip to a worker thread for the decode and both moves: per film, each trip is
+        # a wake-up of the event loop that a burst of arrivals pays many times over.
+        return await asyncio.to_thread(_thumbnail_and_place, store, temp_path, header, sha256)
+
+
+def _thumbnail_and_place(
+    store: ImageStore, temp_path: Path, header: ImageHeader, sha256: str
+) -> StoredImage:
     thumbnail_temp = store.new_temp_path()
     try:
-        async with gate.admit(header.decode_bytes):
-            await asyncio.to_thread(write_thumbnail, temp_path, header, thumbnail_temp)
-        stored = StoredImage(
-            header=header, thumbnail_type=JPEG if content_type == JPEG else "image/png"
-        )
+        kind = write_thumbnail(temp_path, header, thumbnail_temp)
+        stored = StoredImage(header=header, thumbnail_type=kind)
         for temp, final in (
             (temp_path, store.original_path(sha256)),
-            (thumbnail_temp, store.thumbnail_path(sha256, content_type)),
+            (thumbnail_temp, store.thumbnail_path(sha256, kind)),
         ):
-            if await asyncio.to_thread(store.place, temp, final):
+            if store.place(temp, final):
                 stored.created.append(final)
         return stored
     finally:
-        await asyncio.to_thread(thumbnail_temp.unlink, True)
+        thumbnail_temp.unlink(missing_ok=True)
 
 
 @dataclass(slots=True)

@@ -75,7 +75,7 @@ async def list_unmatched(ctx: Context) -> web.Response:
 async def unmatched_thumbnail(ctx: Context) -> web.StreamResponse:
     row = await _load(ctx)
     ctx.audit.record(XRAY, None, None, detail="unmatched inbox")
-    path = ctx.request.app[STORAGE].thumbnail_path(row.sha256, row.content_type)
+    path = ctx.request.app[STORAGE].thumbnail_path(row.sha256, row.thumbnail_type)
     await ctx.db.commit()
     return await send_file(ctx, path, row.thumbnail_type, f'"{row.sha256}-thumb"')
 
@@ -112,7 +112,7 @@ async def discard_unmatched(ctx: Context) -> web.Response:
     row = await _load(ctx)
     sha256 = row.sha256
     store = ctx.request.app[STORAGE]
-    files = [store.original_path(sha256), store.thumbnail_path(sha256, row.content_type)]
+    files = [store.original_path(sha256), store.thumbnail_path(sha256, row.thumbnail_type)]
     await ctx.db.delete(row)
     ctx.audit.record(XRAY, None, None, detail="discarded from the unmatched inbox")
     ctx.audit.flush_into(ctx.db)

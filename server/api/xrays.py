@@ -279,5 +279,5 @@ async def get_image(ctx: Context) -> web.StreamResponse:
 )
 async def get_thumbnail(ctx: Context) -> web.StreamResponse:
     xray = await image_read(ctx, AuditObjectType.xray_thumbnail)
-    path = ctx.request.app[STORAGE].thumbnail_path(xray.sha256, xray.content_type)
+    path = ctx.request.app[STORAGE].thumbnail_path(xray.sha256, xray.thumbnail_type)
     return await send_file(ctx, path, xray.thumbnail_type, f'"{xray.sha256}-thumbnail"')

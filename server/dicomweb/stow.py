@@ -23,7 +23,14 @@ from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from server.ingest import AlreadyStored, Arrival, receive_instance, remove_unreferenced, store_image
 from server.keys import DECODE_GATE, STORAGE
 from shared.enums import AuditObjectType
-from shared.imaging import DICOM, HEAD_BYTES, ImageRejected, read_header, sniff_content_type
+from shared.imaging import (
+    DICOM,
+    HEAD_BYTES,
+    ImageHeader,
+    ImageRejected,
+    read_header,
+    sniff_content_type,
+)
 
 routes = web.RouteTableDef()
 XRAY = AuditObjectType.xray
@@ -95,11 +102,8 @@ def _reason(error: ImageRejected) -> int:
 async def _store_part(ctx: Context, part: Path, study: str | None) -> tuple[int, Any]:
     """(0, the stored instance's reference) or (a failure reason, the UIDs it had)."""
     app = ctx.request.app
-    data_head = await asyncio.to_thread(_head, part)
-    if sniff_content_type(data_head) != DICOM:
-        return UNREADABLE, None
     try:
-        header = await asyncio.to_thread(read_header, part, DICOM)
+        data_head, header, sha256, size = await asyncio.to_thread(_examine, part)
     except ImageRejected as error:
         return _reason(error), None
     identity = header.identity
@@ -107,10 +111,15 @@ async def _store_part(ctx: Context, part: Path, study: str | None) -> tuple[int,
         return WRONG_STUDY, identity
     if study is not None and identity.study_instance_uid != study:
         return WRONG_STUDY, identity
-    sha256, size = await asyncio.to_thread(_hash, part)
     try:
         stored = await store_image(
-            app[STORAGE], app[DECODE_GATE], ctx.settings.image_limits, part, data_head, sha256
+            app[STORAGE],
+            app[DECODE_GATE],
+            ctx.settings.image_limits,
+            part,
+            data_head,
+            sha256,
+            header,
         )
     except ImageRejected as error:
         return _reason(error), identity
@@ -129,9 +138,16 @@ async def _store_part(ctx: Context, part: Path, study: str | None) -> tuple[int,
     return 0, identity
 
 
-def _head(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(HEAD_BYTES)
+def _examine(part: Path) -> tuple[bytes, ImageHeader, str, int]:
+    """A part's first bytes, DICOM header, sha256 and size, in one trip to a thread.
+    ImageRejected when it is not a readable DICOM file."""
+    with part.open("rb") as handle:
+        data_head = handle.read(HEAD_BYTES)
+    if sniff_content_type(data_head) != DICOM:
+        raise ImageRejected("The part is not a DICOM file.")
+    header = read_header(part, DICOM)
+    sha256, size = _hash(part)
+    return data_head, header, sha256, size
 
 
 def _hash(path: Path) -> tuple[str, int]:

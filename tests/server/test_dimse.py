@@ -166,7 +166,7 @@ async def test_an_inbox_film_can_be_discarded(practice: Practice) -> None:
         thumbnail = f"{practice.url}{inbox[0]['thumbnail_url']}"
         async with http.get(thumbnail, headers=admin) as response:
             assert response.status == 200
-            assert response.content_type == "image/png"
+            assert response.content_type == "image/jpeg"
         async with http.delete(
             f"{practice.url}/api/admin/unmatched/{inbox[0]['id']}", headers=admin
         ) as response:

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from server.fsck import StoredRow, check_files
 from server.storage import STALE_SECONDS, ImageStore
 
 
@@ -63,4 +64,44 @@ def test_stale_loose_files_of_an_older_release_are_removed(tmp_path: Path) -> No
     store.prepare()
     assert not old.exists()
     assert recent.exists()
+    store.close()
+
+
+def test_place_makes_the_prefix_folder_once_and_keeps_an_existing_copy(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path)
+    store.prepare()
+    first, second = store.new_temp_path(), store.new_temp_path()
+    first.write_bytes(b"film")
+    second.write_bytes(b"film")
+    final = store.original_path("ab" + "0" * 62)
+    assert store.place(first, final)  # its folder did not exist yet
+    assert not store.place(second, final)  # identical content: the stored copy stays
+    assert final.read_bytes() == b"film"
+    assert not first.exists()
+    assert not second.exists()
+    store.close()
+
+
+def test_storage_check_keeps_both_thumbnail_kinds_of_one_content(tmp_path: Path) -> None:
+    # A film stored by an earlier release (PNG thumbnail), deleted and sent again today (JPEG
+    # thumbnail): two rows of the same content, each with its own thumbnail file.
+    store = ImageStore(tmp_path)
+    store.prepare()
+    sha256 = "cd" + "1" * 62
+    paths = [
+        store.original_path(sha256),
+        store.thumbnail_path(sha256, "image/png"),
+        store.thumbnail_path(sha256, "image/jpeg"),
+    ]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+        os.utime(path, (0, 0))  # old enough to be removed if it were unreferenced
+    rows = [StoredRow(1, sha256, "image/png"), StoredRow(2, sha256, "image/jpeg")]
+    report = check_files(store, rows, grace_seconds=60)
+    assert report.removed == []
+    assert report.consistent
+    assert all(path.exists() for path in paths)
+    report = check_files(store, rows[1:], grace_seconds=60)
+    assert report.removed == [str(paths[1].relative_to(tmp_path))]
     store.close()
