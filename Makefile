@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 SERVER_URL := http://127.0.0.1:$(PORT)
 
-.PHONY: install run test lint typecheck pytest package clean
+.PHONY: install run test lint typecheck pytest package clean bench
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ pytest: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Speed against the references (a naive server; Orthanc when installed, as root): prints one table.
+bench: install
+	$(BIN)/python -m bench.http
 
 # The desktop console as dist/medsys-desktop_<version>_<arch>.deb (PyInstaller + dpkg-deb).
 package: install

@@ -12,7 +12,6 @@ instances per second and MB/s for each, and medsys's resident memory before and 
 import argparse
 import io
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,13 +27,12 @@ from pynetdicom.sop_class import SecondaryCaptureImageStorage  # type: ignore[at
 from devtools.live_server import LiveServer, create_user, resident_mb, run_cli, server_environment
 from devtools.orthanc import DICOM_PORT as ORTHANC_DICOM
 from devtools.orthanc import HTTP_PORT as ORTHANC_HTTP
+from devtools.orthanc import in_private_network, start_orthanc
 from devtools.orthanc import installed as orthanc_installed
-from devtools.orthanc import start_orthanc
 from server.demo_images import radiograph_pixels, write_dicom
 
 PARALLEL = 4
 PASSWORD = "bench password 1"
-IN_NAMESPACE = "MEDSYS_BENCH_IN_NAMESPACE"
 
 
 def instances(count: int, patient_id: str) -> list[bytes]:
@@ -169,20 +167,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=200)
     arguments = parser.parse_args()
-    wants_orthanc = orthanc_installed() and os.geteuid() == 0
-    if wants_orthanc and not os.environ.get(IN_NAMESPACE):
-        os.environ[IN_NAMESPACE] = "1"
-        command = [
-            "unshare",
-            "-n",
-            "sh",
-            "-c",
-            'ip link set lo up && exec "$0" -m bench.dicom "$@"',
-            sys.executable,
-            "--count",
-            str(arguments.count),
-        ]
-        sys.exit(subprocess.call(command))
+    if orthanc_installed() and os.geteuid() == 0:
+        in_private_network("bench.dicom", sys.argv[1:])
     run(arguments.count)
 
 

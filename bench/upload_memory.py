@@ -17,6 +17,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -65,6 +66,10 @@ async def upload(url: str, token: str, path: Path) -> tuple[int, float]:
             ) as response:
                 await response.read()
                 return response.status, time.perf_counter() - started
+
+
+def _upload_sync(url: str, token: str, path: Path) -> tuple[int, float]:
+    return asyncio.run(upload(url, token, path))
 
 
 async def upload_many(url: str, token: str, path: Path, count: int) -> tuple[int, float]:
@@ -118,9 +123,7 @@ def main() -> None:
             cases: list[tuple[str, Callable[[], tuple[int, float]]]] = []
             for megabytes in SIZES_MB:
                 body = make_body_file(folder, megabytes)
-                cases.append(
-                    (f"{megabytes} MB body", lambda b=body: asyncio.run(upload(url, token, b)))
-                )
+                cases.append((f"{megabytes} MB body", partial(_upload_sync, url, token, body)))
             cases += [
                 (
                     f"PNG bomb ({png_bomb.stat().st_size // 1024} KB)",

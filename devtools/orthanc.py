@@ -3,8 +3,10 @@ has no setting to bind one address: start it only inside a private network names
 (`unshare -n`, loopback up)."""
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -50,3 +52,25 @@ def start_orthanc(folder: Path, **settings: Any) -> subprocess.Popen[bytes]:
             time.sleep(0.2)  # Orthanc offers no readiness signal to wait on
     process.kill()
     raise RuntimeError("Orthanc did not start within 60 s")
+
+
+IN_NAMESPACE = "MEDSYS_IN_PRIVATE_NETWORK"
+
+
+def in_private_network(module: str, arguments: list[str]) -> None:
+    """Re-run `python -m module arguments` in a private network namespace (loopback only)
+    and exit with its status; returns at once when already in one. Needs root."""
+    if os.environ.get(IN_NAMESPACE):
+        return
+    os.environ[IN_NAMESPACE] = "1"
+    command = [
+        "unshare",
+        "-n",
+        "sh",
+        "-c",
+        'ip link set lo up && exec "$0" -m "$@"',
+        sys.executable,
+        module,
+        *arguments,
+    ]
+    sys.exit(subprocess.call(command))
