@@ -30,18 +30,22 @@ from server.dimse import dicom_listener
 from server.errors import problem_middleware
 from server.events import socket as event_socket
 from server.events.hub import EventHub
+from server.groupcommit import AuditWriter
 from server.keys import (
+    AUDIT_WRITER,
     CLOCK,
     DECODE_GATE,
     ENGINE,
     EVENT_HUB,
     OPENAPI,
     PASSWORDS,
+    PIXEL_RENDERER,
     SESSIONMAKER,
     SETTINGS,
     STORAGE,
 )
 from server.openapi import build_openapi
+from server.pixelcache import PixelRenderer
 from server.security import PasswordHasher
 from server.settings import Settings
 from server.storage import ImageStore
@@ -59,11 +63,22 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+async def _audit_writer(app: web.Application) -> AsyncIterator[None]:
+    writer = AuditWriter(app[SESSIONMAKER])
+    writer.start()
+    app[AUDIT_WRITER] = writer
+    yield
+    await writer.stop()
+
+
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     store = ImageStore(app[SETTINGS].storage_dir)
     await asyncio.to_thread(store.prepare)
     app[STORAGE] = store
+    renderer = PixelRenderer(store, app[DECODE_GATE])
+    app[PIXEL_RENDERER] = renderer
     yield
+    await renderer.close()
     await asyncio.to_thread(store.close)
 
 
@@ -92,7 +107,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[CLOCK] = clock
     app[PASSWORDS] = PasswordHasher.for_settings(settings)
     app[DECODE_GATE] = DecodeGate(settings.max_decoded_bytes, os.cpu_count() or 1)
-    app.cleanup_ctx.extend([_database, _storage, _events, dicom_listener])
+    app.cleanup_ctx.extend([_database, _audit_writer, _storage, _events, dicom_listener])
     app.on_shutdown.append(_close_event_sockets)
     app.on_response_prepare.append(_no_sniffing)
     app.on_response_prepare.append(cors_headers)

@@ -88,5 +88,9 @@ class AuditTrail:
         )
 
     def flush_into(self, db: AsyncSession) -> None:
-        db.add_all(self.events)
-        self.events = []
+        db.add_all(self.take())
+
+    def take(self) -> list[AuditEventRow]:
+        """The events recorded so far, handed over (the trail keeps recording after)."""
+        events, self.events = self.events, []
+        return events

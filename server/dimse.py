@@ -24,7 +24,8 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from server.audit import AuditTrail
 from server.db import utcnow
 from server.ingest import AlreadyStored, Arrival, receive_instance, remove_unreferenced, store_image
-from server.keys import DECODE_GATE, EVENT_HUB, SESSIONMAKER, SETTINGS, STORAGE
+from server.keys import DECODE_GATE, EVENT_HUB, PIXEL_RENDERER, SESSIONMAKER, SETTINGS, STORAGE
+from server.orm import XRayRow
 from shared.enums import AuditAction
 from shared.imaging import DICOM, HEAD_BYTES, ImageHeader, ImageRejected, read_header
 
@@ -159,7 +160,7 @@ class DicomListener:
         audit = AuditTrail(ip=address, action=AuditAction.create, subject=None)
         async with app[SESSIONMAKER]() as db:
             try:
-                await receive_instance(db, audit, stored, arrival, utcnow())
+                filed = await receive_instance(db, audit, stored, arrival, utcnow())
                 audit.flush_into(db)
                 await db.commit()
             except AlreadyStored:
@@ -172,6 +173,8 @@ class DicomListener:
                 raise
             if db.info.pop("announced", None):
                 app[EVENT_HUB].wake()  # SQLite: this process is the only one to tell
+        if isinstance(filed, XRayRow):
+            app[PIXEL_RENDERER].prerender(filed.sha256, filed.content_type)
         return SUCCESS
 
 

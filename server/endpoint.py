@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit import ACTION_BY_METHOD, AuditTrail, Subject
 from server.errors import ApiError, BadRequest, Forbidden, NotFound, database_unavailable
-from server.keys import CLOCK, EVENT_HUB, SESSIONMAKER, SETTINGS
+from server.keys import AUDIT_WRITER, CLOCK, EVENT_HUB, SESSIONMAKER, SETTINGS
 from server.orm import UserRow
 from server.sessions import authenticate
 from server.settings import Settings
@@ -36,6 +36,7 @@ DOCTOR = frozenset({UserType.doctor})
 ADMIN = frozenset({UserType.admin})
 STAFF = frozenset({UserType.doctor, UserType.admin})
 ANY_USER = frozenset(UserType)
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(slots=True)
@@ -91,6 +92,22 @@ class Context:
             if all(item["type"] == "json_invalid" for item in error.errors()):
                 raise BadRequest("The body is not valid JSON.") from None
             raise
+
+    async def commit(self) -> None:
+        """Commit the request's work with its audit events. A read's events go to the group
+        commit (server/groupcommit.py) once its own transaction has ended, so that the one
+        SQLite connection is not held while they are written; either way this returns only
+        once they are committed."""
+        app = self.request.app
+        if self.request.method in READ_METHODS:
+            events = self.audit.take()
+            await self.db.commit()  # whatever the read touched (a session's last-seen time)
+            await app[AUDIT_WRITER].write(events)
+        else:
+            self.audit.flush_into(self.db)
+            await self.db.commit()
+        if self.db.info.pop("announced", None):
+            app[EVENT_HUB].wake()  # SQLite: this process is the only one to tell
 
     def query(self, model: type[ModelT]) -> ModelT:
         # Query values are strings by nature; the query models are lenient and parse them.
@@ -220,10 +237,7 @@ async def _run(
                 if user.usertype not in spec.roles:
                     raise Forbidden("Your role may not use this endpoint.")
             response = await function(context)
-            audit.flush_into(db)
-            await db.commit()
-            if db.info.pop("announced", None):
-                app[EVENT_HUB].wake()  # SQLite: this process is the only one to tell
+            await context.commit()
             return response
         except ApiError as error:
             await db.rollback()

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.decoding import DecodeGate
 from server.events.hub import EventHub
+from server.groupcommit import AuditWriter
+from server.pixelcache import PixelRenderer
 from server.security import PasswordHasher
 from server.settings import Settings
 from server.storage import ImageStore
@@ -23,5 +25,9 @@ DECODE_GATE = web.AppKey("decode_gate", DecodeGate)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 # Built once at start-up from the routes; served by GET /api/openapi.json.
 OPENAPI = web.AppKey("openapi", dict[str, object])
+# Renders each film's display pixels once (at ingest, in the background).
+PIXEL_RENDERER = web.AppKey("pixel_renderer", PixelRenderer)
+# Commits the audit events of reads in shared transactions (server/groupcommit.py).
+AUDIT_WRITER = web.AppKey("audit_writer", AuditWriter)
 # The live-event hub of this process (its sockets, its reading of the outbox).
 EVENT_HUB = web.AppKey("event_hub", EventHub)

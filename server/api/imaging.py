@@ -10,16 +10,14 @@ from server.access import is_staff, result_visible
 from server.api.xrays import image_read, send_file, visible_xray
 from server.endpoint import ANY_USER, DOCTOR, Context, endpoint, json_response
 from server.errors import Conflict
-from server.keys import DECODE_GATE, STORAGE
+from server.keys import PIXEL_RENDERER, STORAGE
 from server.orm import XRayAnnotationsRow, XRayRow
-from server.pixels import cached_transform, render_pixels
 from shared.enums import AuditObjectType
 from shared.imaging import (
     PIXEL_BITS_HEADER,
     PIXEL_OFFSET_HEADER,
     PIXEL_SCALE_HEADER,
     PixelTransform,
-    read_header,
 )
 from shared.metadata import read_metadata
 from shared.models import Annotation, AnnotationSet, AnnotationsUpdate, XRayMetadata
@@ -30,15 +28,7 @@ XRAY = AuditObjectType.xray
 
 async def _transform(app: web.Application, xray: XRayRow) -> PixelTransform:
     """The display pixels' transform and statistics, rendering them on first use."""
-    store = app[STORAGE]
-    path = store.pixels_path(xray.sha256)
-    transform = await asyncio.to_thread(cached_transform, path)
-    if transform is None:
-        original = store.original_path(xray.sha256)
-        header = await asyncio.to_thread(read_header, original, xray.content_type)
-        async with app[DECODE_GATE].admit(header.decode_bytes):
-            transform = await asyncio.to_thread(render_pixels, original, xray.content_type, path)
-    return transform
+    return await app[PIXEL_RENDERER].transform(xray.sha256, xray.content_type)
 
 
 @routes.get("/api/xrays/{xray_id}/pixels")

@@ -11,7 +11,7 @@ from server.convert import xray_out
 from server.endpoint import ADMIN, Context, endpoint, json_response, no_content
 from server.errors import NotFound, invalid
 from server.ingest import file_xray, film_fields, new_xray, remove_unreferenced
-from server.keys import STORAGE
+from server.keys import PIXEL_RENDERER, STORAGE
 from server.orm import UnmatchedRow
 from server.pagination import PageQuery, fetch_page
 from shared.base import Page
@@ -76,7 +76,7 @@ async def unmatched_thumbnail(ctx: Context) -> web.StreamResponse:
     row = await _load(ctx)
     ctx.audit.record(XRAY, None, None, detail="unmatched inbox")
     path = ctx.request.app[STORAGE].thumbnail_path(row.sha256, row.thumbnail_type)
-    await ctx.db.commit()
+    await ctx.commit()
     return await send_file(ctx, path, row.thumbnail_type, f'"{row.sha256}-thumb"')
 
 
@@ -103,6 +103,7 @@ async def assign_unmatched(ctx: Context) -> web.Response:
     await ctx.db.delete(row)
     await ctx.db.flush()  # the inbox entry goes first: the UID is then free among x-rays
     await file_xray(ctx.db, ctx.audit, xray, by_patient=False, detail="from the unmatched inbox")
+    ctx.request.app[PIXEL_RENDERER].prerender(xray.sha256, xray.content_type)
     return json_response(xray_out(xray, ctx.user), status=201)
 
 

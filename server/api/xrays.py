@@ -29,7 +29,7 @@ from server.ingest import (
     remove_unreferenced,
     store_image,
 )
-from server.keys import DECODE_GATE, STORAGE
+from server.keys import DECODE_GATE, PIXEL_RENDERER, STORAGE
 from server.orm import UserRow, XRayRow
 from server.pagination import PageQuery, fetch_page
 from server.results import RESULT_FIELDS, apply_result_update
@@ -77,6 +77,7 @@ async def _store(
         # Committed here, not by the endpoint wrapper, so that a failed commit still
         # removes the files placed above.
         await ctx.db.commit()
+        app[PIXEL_RENDERER].prerender(xray.sha256, xray.content_type)
         return xray
     except BaseException:
         await ctx.db.rollback()
@@ -247,8 +248,7 @@ async def image_read(ctx: Context, object_type: AuditObjectType) -> XRayRow:
     trail: once a streamed body has started, nothing can be rolled back."""
     xray = await visible_xray(ctx, object_type)
     ctx.audit.record(object_type, xray.id, xray.user_id)
-    ctx.audit.flush_into(ctx.db)
-    await ctx.db.commit()
+    await ctx.commit()
     return xray
 
 

@@ -21,7 +21,8 @@ from server.dicomweb.common import base_url, dicom_json
 from server.endpoint import STAFF, Context, Declaration, endpoint
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from server.ingest import AlreadyStored, Arrival, receive_instance, remove_unreferenced, store_image
-from server.keys import DECODE_GATE, STORAGE
+from server.keys import DECODE_GATE, PIXEL_RENDERER, STORAGE
+from server.orm import XRayRow
 from shared.enums import AuditObjectType
 from shared.imaging import (
     DICOM,
@@ -125,9 +126,11 @@ async def _store_part(ctx: Context, part: Path, study: str | None) -> tuple[int,
         return _reason(error), identity
     arrival = Arrival(part, data_head, sha256, size, "STOW-RS", ctx.user.id)
     try:
-        await receive_instance(ctx.db, ctx.audit, stored, arrival, ctx.now)
+        filed = await receive_instance(ctx.db, ctx.audit, stored, arrival, ctx.now)
         ctx.audit.flush_into(ctx.db)
         await ctx.db.commit()  # reported stored only once committed
+        if isinstance(filed, XRayRow):
+            app[PIXEL_RENDERER].prerender(filed.sha256, filed.content_type)
     except AlreadyStored:
         await ctx.db.rollback()
         await remove_unreferenced(ctx.db, sha256, stored.created)

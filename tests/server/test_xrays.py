@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from server.db import one_session
 from server.demo_images import radiograph_pixels, write_dicom
+from server.keys import PIXEL_RENDERER, STORAGE
 from server.orm import XRayRow
 from server.settings import Settings
 from server.storage import LOCK_NAME
@@ -437,6 +438,25 @@ async def test_display_pixels_keep_full_depth(
         )
         assert again.status == 304
         await problem(await fetch(client, other, f"/api/xrays/{xray['id']}/pixels"), 404)
+
+
+async def test_a_film_s_display_pixels_are_rendered_at_ingest(
+    client: TestClient, practice: Practice, tmp_path: Path
+) -> None:
+    # The viewer's first /pixels should find them ready, not wait for a render.
+    patient = await practice.patient()
+    dicom_path = tmp_path / "film.dcm"
+    write_dicom(dicom_path, radiograph_pixels(200, 160))
+    response = await upload(client, patient, form(dicom_path.read_bytes()))
+    assert response.status == 201, await response.text()
+    xray = await response.json()
+    store, renderer = client.app[STORAGE], client.app[PIXEL_RENDERER]
+    await renderer.idle()  # no /pixels request has been made
+    rendered = store.pixels_path(xray["sha256"])
+    assert rendered.is_file()
+    pixels = await fetch(client, patient, f"/api/xrays/{xray['id']}/pixels")
+    assert pixels.status == 200
+    assert await pixels.read() == rendered.read_bytes()
 
 
 async def test_display_pixels_of_a_ct_undo_the_rescale(

@@ -1,0 +1,71 @@
+"""The display pixels of each film, rendered once: at ingest, in the background, so that the
+viewer's first `/pixels` finds them ready; or on first use for films stored before. One render
+per film at a time: a request that arrives during a render waits for that render.
+"""
+
+import asyncio
+import logging
+from pathlib import Path
+
+from server.decoding import DecodeGate
+from server.pixels import cached_transform, render_pixels
+from server.storage import ImageStore
+from shared.imaging import PixelTransform, read_header
+
+log = logging.getLogger(__name__)
+
+
+class PixelRenderer:
+    def __init__(self, store: ImageStore, gate: DecodeGate) -> None:
+        self._store = store
+        self._gate = gate
+        self._rendering: dict[str, asyncio.Task[PixelTransform]] = {}
+
+    async def transform(self, sha256: str, content_type: str) -> PixelTransform:
+        """The display pixels' transform and statistics, rendering them if they are not yet."""
+        path = self._store.pixels_path(sha256)
+        transform = await asyncio.to_thread(cached_transform, path)
+        if transform is not None:
+            return transform
+        # Shielded: a viewer that gives up does not cancel a render others may be waiting for.
+        return await asyncio.shield(self._render(sha256, content_type, path))
+
+    def prerender(self, sha256: str, content_type: str) -> None:
+        """Start rendering a film that just arrived; failures are logged, never raised."""
+        task = self._render(sha256, content_type, self._store.pixels_path(sha256))
+        task.add_done_callback(_log_failure)
+
+    def _render(self, sha256: str, content_type: str, path: Path) -> asyncio.Task[PixelTransform]:
+        task = self._rendering.get(sha256)
+        if task is None:
+            task = asyncio.create_task(self._run(sha256, content_type, path))
+            self._rendering[sha256] = task
+            task.add_done_callback(lambda _task: self._rendering.pop(sha256, None))
+        return task
+
+    async def _run(self, sha256: str, content_type: str, path: Path) -> PixelTransform:
+        transform = await asyncio.to_thread(cached_transform, path)
+        if transform is not None:
+            return transform
+        original = self._store.original_path(sha256)
+        header = await asyncio.to_thread(read_header, original, content_type)
+        async with self._gate.admit(header.decode_bytes):
+            return await asyncio.to_thread(render_pixels, original, content_type, path)
+
+    async def idle(self) -> None:
+        """Wait for the renders under way to end (however they end)."""
+        while self._rendering:
+            await asyncio.gather(*self._rendering.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        """At shutdown: end the renders under way (a half-written render leaves only a
+        temporary file, removed with the process's temporary folder or by the storage check)."""
+        tasks = list(self._rendering.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _log_failure(task: asyncio.Task[PixelTransform]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("rendering display pixels at ingest failed: %s", task.exception())
