@@ -22,7 +22,7 @@ from server.api import (
     worklist,
     xrays,
 )
-from server.db import create_engine, create_sessionmaker, utcnow
+from server.db import create_engine, create_read_engine, create_sessionmaker, utcnow
 from server.decoding import DecodeGate
 from server.dicomweb import routes as dicomweb
 from server.dicomweb.common import cors_headers
@@ -40,6 +40,7 @@ from server.keys import (
     OPENAPI,
     PASSWORDS,
     PIXEL_RENDERER,
+    READ_SESSIONMAKER,
     SESSIONMAKER,
     SETTINGS,
     STORAGE,
@@ -58,8 +59,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].database_url)
     app[ENGINE] = engine
     app[SESSIONMAKER] = create_sessionmaker(engine)
+    read_engine = create_read_engine(app[SETTINGS].database_url)
+    app[READ_SESSIONMAKER] = (
+        create_sessionmaker(read_engine) if read_engine is not None else app[SESSIONMAKER]
+    )
     yield
     # Close every connection: a live aiosqlite connection keeps a thread and the process alive.
+    if read_engine is not None:
+        await read_engine.dispose()
     await engine.dispose()
 
 

@@ -77,6 +77,36 @@ def create_engine(database_url: str) -> AsyncEngine:
     return create_async_engine(database_url, pool_size=5, max_overflow=5, pool_pre_ping=True)
 
 
+# Read-only SQLite connections beside the writer: WAL lets them read while it writes, each in
+# its own aiosqlite thread, so reads no longer queue behind each other's round trips.
+SQLITE_READERS = 3
+
+
+def _sqlite_read_only_on_connect(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_on_connect(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")  # a write by mistake fails loudly, never locks
+    cursor.close()
+
+
+def create_read_engine(database_url: str) -> AsyncEngine | None:
+    """The engine reads run on: for SQLite, SQLITE_READERS read-only connections; None for
+    PostgreSQL, whose pool serves reads and writes alike."""
+    if not database_url.startswith("sqlite"):
+        return None
+    engine = create_async_engine(
+        database_url,
+        pool_size=SQLITE_READERS,
+        max_overflow=0,
+        connect_args={"timeout": 30},
+        # Nothing to roll back on a connection that cannot write (the driver opens no
+        # transaction for a SELECT): a rollback would be one more trip to its thread.
+        pool_reset_on_return=None,
+    )
+    event.listen(engine.sync_engine, "connect", _sqlite_read_only_on_connect)
+    return engine
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

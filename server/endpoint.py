@@ -19,10 +19,17 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit import ACTION_BY_METHOD, AuditTrail, Subject
-from server.errors import ApiError, BadRequest, Forbidden, NotFound, database_unavailable
-from server.keys import AUDIT_WRITER, CLOCK, EVENT_HUB, SESSIONMAKER, SETTINGS
+from server.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    database_unavailable,
+)
+from server.keys import AUDIT_WRITER, CLOCK, EVENT_HUB, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from server.orm import UserRow
-from server.sessions import authenticate
+from server.sessions import IDLE_MESSAGE, authenticate, check_session, revoke_session
 from server.settings import Settings
 from server.uploads import body_stalled
 from shared.enums import AuditObjectType, AuditOutcome, UserType
@@ -49,6 +56,8 @@ class Context:
     now: datetime
     _user: UserRow | None = None
     session_id: str | None = None
+    # A read's session whose last-seen time is to be refreshed along with its audit events.
+    touch_session: bool = False
 
     @property
     def user(self) -> UserRow:
@@ -101,8 +110,15 @@ class Context:
         app = self.request.app
         if self.request.method in READ_METHODS:
             events = self.audit.take()
-            await self.db.commit()  # whatever the read touched (a session's last-seen time)
-            await app[AUDIT_WRITER].write(events)
+            # Ends the read: nothing to commit (its connection cannot write), and closing hands
+            # the connection back without a trip to the database's thread. What the handler
+            # loaded stays readable.
+            await self.db.close()
+            touch = None
+            if self.touch_session and self.session_id is not None:
+                touch = (self.session_id, self.now)
+                self.touch_session = False
+            await app[AUDIT_WRITER].write(events, touch)
         else:
             self.audit.flush_into(self.db)
             await self.db.commit()
@@ -225,13 +241,20 @@ async def _run(
         action=ACTION_BY_METHOD.get(request.method, ACTION_BY_METHOD["GET"]),
         subject=_default_subject(spec, request),
     )
-    async with app[SESSIONMAKER]() as db:
+    reading = request.method in READ_METHODS
+    # Reads run on their own connections (SQLite: read-only ones beside the one writer) and
+    # write only through the group commit; everything else on the writer's.
+    async with app[READ_SESSIONMAKER if reading else SESSIONMAKER]() as db:
         context = Context(request=request, db=db, audit=audit, now=app[CLOCK]())
         try:
             if spec.roles is not None:
-                user, session_id = await authenticate(
-                    db, app[SETTINGS], request.headers.get("Authorization"), context.now
-                )
+                authorization = request.headers.get("Authorization")
+                if reading:
+                    user, session_id = await _authenticate_read(context, authorization)
+                else:
+                    user, session_id = await authenticate(
+                        db, app[SETTINGS], authorization, context.now
+                    )
                 context._user, context.session_id = user, session_id
                 audit.actor_id = user.id
                 if user.usertype not in spec.roles:
@@ -242,7 +265,7 @@ async def _run(
         except ApiError as error:
             await db.rollback()
             if error.status in REFUSALS:
-                await _record_refusal(db, audit, AuditOutcome.denied)
+                await _record_refusal(context, AuditOutcome.denied)
             raise
         except ValidationError:
             await db.rollback()
@@ -251,15 +274,33 @@ async def _run(
             await db.rollback()
             # With the database out of reach, the trail cannot be written either.
             if not database_unavailable(error, request):
-                await _record_refusal(db, audit, AuditOutcome.error)
+                await _record_refusal(context, AuditOutcome.error)
             raise
 
 
-async def _record_refusal(db: AsyncSession, audit: AuditTrail, outcome: AuditOutcome) -> None:
-    event = audit.refusal(outcome)
+async def _authenticate_read(context: Context, authorization: str | None) -> tuple[UserRow, str]:
+    """`authenticate` for a read, whose connection writes nothing: an idle session is revoked
+    on the writer's connection, a stale last-seen time is refreshed by the group commit."""
+    app = context.request.app
+    check = await check_session(context.db, app[SETTINGS], authorization, context.now)
+    if check.idle:
+        async with app[SESSIONMAKER]() as writer:
+            await revoke_session(writer, check.session.id, context.now)
+            await writer.commit()
+        raise Unauthorized(IDLE_MESSAGE)
+    context.touch_session = check.stale
+    return check.user, check.session.id
+
+
+async def _record_refusal(context: Context, outcome: AuditOutcome) -> None:
+    event = context.audit.refusal(outcome)
     if event is None:
         return
+    db = context.db
     try:
+        if context.request.method in READ_METHODS:
+            await context.request.app[AUDIT_WRITER].write([event])
+            return
         db.add(event)
         await db.commit()
     except Exception:

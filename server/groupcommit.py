@@ -1,4 +1,5 @@
-"""Group commit of the audit events of reads.
+"""Group commit of the audit events of reads (and the refreshed last-seen times of their
+sessions).
 
 A read changes nothing but the trail, and its answer may leave only once its audit events are
 committed. Committing each read's events in a transaction of its own costs an INSERT and a
@@ -11,11 +12,12 @@ many requests; alone, a request waits for its own transaction as before.
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.orm import AuditEventRow
+from server.orm import AuditEventRow, SessionRow
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ AUDIT_COLUMNS = (
 @dataclass(slots=True)
 class _Waiting:
     rows: list[dict[str, object]]
+    touches: list[dict[str, object]]  # {"id": session id, "last_seen_at": when}
     committed: asyncio.Future[None]
 
 
@@ -60,13 +63,19 @@ class AuditWriter:
         self._wake.set()
         await self._task
 
-    async def write(self, events: list[AuditEventRow]) -> None:
-        if not events:
+    async def write(
+        self, events: list[AuditEventRow], touch: tuple[str, datetime] | None = None
+    ) -> None:
+        """Commit `events`, and a session's new last-seen time (`touch`: its id, the time)."""
+        if not events and touch is None:
             return
         if self._task is None or self._task.done():
             raise RuntimeError("the audit writer is not running")
         rows = [{column: getattr(event, column) for column in AUDIT_COLUMNS} for event in events]
-        waiting = _Waiting(rows, asyncio.get_running_loop().create_future())
+        touches: list[dict[str, object]] = []
+        if touch is not None:
+            touches.append({"id": touch[0], "last_seen_at": touch[1]})
+        waiting = _Waiting(rows, touches, asyncio.get_running_loop().create_future())
         self._waiting.append(waiting)
         self._wake.set()
         # Shielded: a client that leaves does not take its events out of the batch.
@@ -88,7 +97,11 @@ class AuditWriter:
         try:
             async with self._sessionmaker() as db:
                 rows = [row for item in batch for row in item.rows]
-                await db.execute(insert(AuditEventRow), rows)
+                if rows:
+                    await db.execute(insert(AuditEventRow), rows)
+                touches = [touch for item in batch for touch in item.touches]
+                if touches:  # by primary key, one statement for all
+                    await db.execute(update(SessionRow), touches)
                 await db.commit()
         except Exception as error:
             # Every request of the batch fails as its own commit would have: none is answered.

@@ -17,6 +17,8 @@ from server.storage import ImageStore
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+# What GET and HEAD requests read with (SQLite: read-only connections; else SESSIONMAKER).
+READ_SESSIONMAKER = web.AppKey("read_sessionmaker", async_sessionmaker[AsyncSession])
 STORAGE = web.AppKey("storage", ImageStore)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
 # Admits image decodes against the process's memory budget (uploads, display pixels).

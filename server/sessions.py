@@ -1,6 +1,7 @@
 """Login sessions: issuing tokens, checking them on every request, revoking them."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
@@ -44,10 +45,38 @@ def _touch_interval(settings: Settings) -> timedelta:
     return timedelta(seconds=min(60.0, settings.idle_timeout / 10))
 
 
+IDLE_MESSAGE = "The session timed out after inactivity; please log in again."
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCheck:
+    """A bearer token's session and user, found valid but for what needs a write."""
+
+    user: UserRow
+    session: SessionRow
+    idle: bool  # timed out: to be revoked, and the request refused
+    stale: bool  # its last-seen time to be refreshed
+
+
 async def authenticate(
     db: AsyncSession, settings: Settings, authorization: str | None, now: datetime
 ) -> tuple[UserRow, str]:
-    """The user and session id behind a bearer token, or Unauthorized."""
+    """The user and session id behind a bearer token, or Unauthorized; revokes an idle
+    session and refreshes the last-seen time in `db`'s transaction."""
+    check = await check_session(db, settings, authorization, now)
+    if check.idle:
+        check.session.revoked_at = now
+        await db.commit()
+        raise Unauthorized(IDLE_MESSAGE)
+    if check.stale:
+        check.session.last_seen_at = now
+    return check.user, check.session.id
+
+
+async def check_session(
+    db: AsyncSession, settings: Settings, authorization: str | None, now: datetime
+) -> SessionCheck:
+    """Reads only: Unauthorized unless the token's session may act (or has just gone idle)."""
     token = bearer_token(authorization)
     try:
         claims = decode_token(settings.secret_key, token, now)
@@ -69,13 +98,13 @@ async def authenticate(
         raise Unauthorized("The account is not active.")
     if now >= session.expires_at:
         raise Unauthorized("The session has expired; please log in again.")
-    if now - session.last_seen_at >= timedelta(seconds=settings.idle_timeout):
-        session.revoked_at = now
-        await db.commit()
-        raise Unauthorized("The session timed out after inactivity; please log in again.")
-    if now - session.last_seen_at >= _touch_interval(settings):
-        session.last_seen_at = now
-    return user, session.id
+    unseen_for = now - session.last_seen_at
+    return SessionCheck(
+        user,
+        session,
+        idle=unseen_for >= timedelta(seconds=settings.idle_timeout),
+        stale=unseen_for >= _touch_interval(settings),
+    )
 
 
 async def live_sessions(

@@ -46,10 +46,20 @@ WITH_RESPONSES = (
 )
 
 
+# One question: its answers joined too, so that it is read in one statement (each statement is
+# several trips to the database's thread).
+WITH_EVERYTHING = (
+    joinedload(QuestionRow.responses),
+    joinedload(QuestionRow.patient),
+    joinedload(QuestionRow.doctor),
+)
+
+
 async def _load_question(ctx: Context, question_id: int) -> QuestionRow | None:
-    return await ctx.db.scalar(
-        select(QuestionRow).where(QuestionRow.id == question_id).options(*WITH_RESPONSES)
+    found = await ctx.db.execute(
+        select(QuestionRow).where(QuestionRow.id == question_id).options(*WITH_EVERYTHING)
     )
+    return found.unique().scalar_one_or_none()
 
 
 def _page(ctx: Context, questions: list[QuestionRow], next_cursor: str | None) -> web.Response:

@@ -4,9 +4,10 @@ import asyncio
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.exc import OperationalError
 
-from server.db import create_sessionmaker, open_engine
+from server.db import create_read_engine, create_sessionmaker, open_engine, utcnow
 from server.groupcommit import AuditWriter
 from server.orm import AuditEventRow
 from server.settings import Settings
@@ -14,16 +15,21 @@ from shared.enums import AuditAction, AuditObjectType, AuditOutcome
 from tests.server.conftest import Practice
 
 
+def read_event_values(object_id: int = 1) -> dict[str, object]:
+    return {
+        "at": utcnow(),
+        "actor_id": 1,
+        "action": AuditAction.read,
+        "object_type": AuditObjectType.question,
+        "object_id": object_id,
+        "patient_id": 7,
+        "outcome": AuditOutcome.ok,
+        "ip": "127.0.0.1",
+    }
+
+
 def read_event(object_id: int) -> AuditEventRow:
-    return AuditEventRow(
-        actor_id=1,
-        action=AuditAction.read,
-        object_type=AuditObjectType.question,
-        object_id=object_id,
-        patient_id=7,
-        outcome=AuditOutcome.ok,
-        ip="127.0.0.1",
-    )
+    return AuditEventRow(**read_event_values(object_id))
 
 
 async def count_reads(settings: Settings, object_type: AuditObjectType) -> int:
@@ -102,3 +108,18 @@ async def test_each_read_is_answered_only_after_its_event_is_committed(
 
     await asyncio.gather(*(read() for _ in range(12)))
     assert await count_reads(settings, AuditObjectType.question) - before == 12
+
+
+async def test_reads_cannot_write_on_sqlite(settings: Settings) -> None:
+    # GET requests run here: a write by mistake must fail loudly, not take the writer's lock.
+    engine = create_read_engine(settings.database_url)
+    if engine is None:
+        assert settings.database_url.startswith("postgresql")  # one pool serves both there
+        return
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(select(func.count()).select_from(AuditEventRow)) == 0
+            with pytest.raises(OperationalError, match="readonly"):
+                await connection.execute(insert(AuditEventRow).values(**read_event_values()))
+    finally:
+        await engine.dispose()
