@@ -5,12 +5,12 @@ the status the contract gives (403 for a role or a wrong patient id, 404 where e
 existence of the object must not be revealed).
 """
 
-from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy import ColumnElement, and_, func, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import Forbidden, NotFound
 from server.orm import MedicalHistoryRow, QuestionRow, UserRow, XRayRow
-from shared.enums import QuestionStatus, UserType
+from shared.enums import UserType
 
 NOT_FOUND = "There is no such object."
 
@@ -121,10 +121,13 @@ def questions_listed_for(user: UserRow) -> ColumnElement[bool]:
 
 def pending_questions_for(user: UserRow) -> ColumnElement[bool]:
     """The queue: pending questions assigned to the doctor or to no one (admins: all)."""
-    pending = QuestionRow.status == QuestionStatus.pending
+    pending = QuestionRow.pending()
     if user.usertype == UserType.admin:
-        return pending
-    return and_(pending, or_(QuestionRow.doctor_id == user.id, QuestionRow.doctor_id.is_(None)))
+        return and_(pending)
+    # "Assigned to me or to no one" as one expression, which no index serves: SQLite would
+    # otherwise gather both through the doctor_id index and sort them, rather than walk the
+    # pending index in id order and stop after a page.
+    return and_(pending, func.coalesce(QuestionRow.doctor_id, user.id) == user.id)
 
 
 def require_conversation_party(user: UserRow, doctor_id: int, patient_id: int) -> None:

@@ -28,7 +28,7 @@ from server.errors import (
     database_unavailable,
 )
 from server.keys import AUDIT_WRITER, CLOCK, EVENT_HUB, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
-from server.orm import UserRow
+from server.orm import AuditEventRow, UserRow
 from server.sessions import IDLE_MESSAGE, authenticate, check_session, revoke_session
 from server.settings import Settings
 from server.uploads import body_stalled
@@ -301,7 +301,7 @@ async def _record_refusal(context: Context, outcome: AuditOutcome) -> None:
         if context.request.method in READ_METHODS:
             await context.request.app[AUDIT_WRITER].write([event])
             return
-        db.add(event)
+        db.add(AuditEventRow(**event))
         await db.commit()
     except Exception:
         # The answer to the client must not change because the trail could not be written;

@@ -13,30 +13,21 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.audit import AuditValues
 from server.orm import AuditEventRow, SessionRow
 
 log = logging.getLogger(__name__)
-
-AUDIT_COLUMNS = (
-    "at",
-    "actor_id",
-    "action",
-    "object_type",
-    "object_id",
-    "patient_id",
-    "outcome",
-    "ip",
-    "detail",
-)
+AUDIT_TABLE = cast(Table, AuditEventRow.__table__)
 
 
 @dataclass(slots=True)
 class _Waiting:
-    rows: list[dict[str, object]]
+    rows: list[AuditValues]
     touches: list[dict[str, object]]  # {"id": session id, "last_seen_at": when}
     committed: asyncio.Future[None]
 
@@ -64,18 +55,17 @@ class AuditWriter:
         await self._task
 
     async def write(
-        self, events: list[AuditEventRow], touch: tuple[str, datetime] | None = None
+        self, events: list[AuditValues], touch: tuple[str, datetime] | None = None
     ) -> None:
         """Commit `events`, and a session's new last-seen time (`touch`: its id, the time)."""
         if not events and touch is None:
             return
         if self._task is None or self._task.done():
             raise RuntimeError("the audit writer is not running")
-        rows = [{column: getattr(event, column) for column in AUDIT_COLUMNS} for event in events]
         touches: list[dict[str, object]] = []
         if touch is not None:
             touches.append({"id": touch[0], "last_seen_at": touch[1]})
-        waiting = _Waiting(rows, touches, asyncio.get_running_loop().create_future())
+        waiting = _Waiting(events, touches, asyncio.get_running_loop().create_future())
         self._waiting.append(waiting)
         self._wake.set()
         # Shielded: a client that leaves does not take its events out of the batch.
@@ -97,8 +87,8 @@ class AuditWriter:
         try:
             async with self._sessionmaker() as db:
                 rows = [row for item in batch for row in item.rows]
-                if rows:
-                    await db.execute(insert(AuditEventRow), rows)
+                if rows:  # Core, not the ORM's bulk insert: a third of the time for fifty rows
+                    await db.execute(insert(AUDIT_TABLE), rows)
                 touches = [touch for item in batch for touch in item.touches]
                 if touches:  # by primary key, one statement for all
                     await db.execute(update(SessionRow), touches)

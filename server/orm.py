@@ -123,6 +123,9 @@ class LoginFailureRow(Base):
     )
 
 
+# The questions of the doctors' queue.
+PENDING_SQL = "status = 'pending'"
+
 # The films of the worklist: no signed result yet, not deleted.
 UNSIGNED_SQL = "result_status IN ('none', 'preliminary') AND deleted_at IS NULL"
 
@@ -284,10 +287,22 @@ class QuestionRow(Timestamped, Base):
     def doctor_name(self) -> str | None:
         return self.doctor.full_name if self.doctor is not None else None
 
+    @classmethod
+    def pending(cls) -> TextClause:
+        """The predicate of the queue's partial index, as literal SQL (a planner proves a query
+        may use a partial index only from literals, not from bound parameters)."""
+        return text(f"({PENDING_SQL})")
+
     __table_args__ = (
         Index("ix_questions_patient_id_id", "patient_id", "id"),
         Index("ix_questions_doctor_id_id", "doctor_id", "id"),
-        Index("ix_questions_status_doctor_id_id", "status", "doctor_id", "id"),
+        # The doctors' queue: pending questions in id order, a page read without a sort.
+        Index(
+            "ix_questions_pending_id",
+            "id",
+            sqlite_where=text(PENDING_SQL),
+            postgresql_where=text(PENDING_SQL),
+        ),
     )
 
 

@@ -7,10 +7,10 @@ gives "newest first" (descending) and "oldest first" (ascending) and is stable u
 import base64
 import binascii
 import json
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, Field
-from sqlalchemy import Select
+from sqlalchemy import Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -66,12 +66,38 @@ async def fetch_page(
     *,
     newest_first: bool = True,
 ) -> tuple[list[RowT], str | None]:
-    """One page of `statement` ordered by `id_column`, and the cursor of the next page."""
+    """One page of `statement` (its first entity) ordered by `id_column`, and the cursor of
+    the next page."""
+    paged = _paged(statement, id_column, page, newest_first)
+    return _cut(list((await db.scalars(paged)).all()), id_column, page)
+
+
+async def fetch_row_page(
+    db: AsyncSession,
+    statement: Select[*tuple[Any, ...]],
+    id_column: InstrumentedAttribute[int],
+    page: PageQuery,
+    *,
+    newest_first: bool = True,
+) -> tuple[list[Row[*tuple[Any, ...]]], str | None]:
+    """`fetch_page` for a statement of columns: whole rows, with no ORM instance made."""
+    paged = _paged(statement, id_column, page, newest_first)
+    return _cut(list((await db.execute(paged)).all()), id_column, page)
+
+
+def _paged(
+    statement: Select[Any], id_column: InstrumentedAttribute[int], page: PageQuery, newest: bool
+) -> Select[Any]:
     if page.cursor is not None:
         after = decode_cursor(page.cursor)
-        statement = statement.where(id_column < after if newest_first else id_column > after)
-    statement = statement.order_by(id_column.desc() if newest_first else id_column.asc())
-    rows = list((await db.scalars(statement.limit(page.limit + 1))).all())
+        statement = statement.where(id_column < after if newest else id_column > after)
+    statement = statement.order_by(id_column.desc() if newest else id_column.asc())
+    return statement.limit(page.limit + 1)  # one more: is there a next page?
+
+
+def _cut(
+    rows: list[RowT], id_column: InstrumentedAttribute[int], page: PageQuery
+) -> tuple[list[RowT], str | None]:
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
     next_cursor = encode_cursor(getattr(rows[-1], id_column.key)) if has_more else None

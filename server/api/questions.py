@@ -1,8 +1,8 @@
 """Questions from patients and the answers of doctors."""
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from server.access import (
     load_patient,
@@ -24,7 +24,7 @@ from server.endpoint import (
 from server.errors import Conflict, NotFound, invalid
 from server.events.outbox import announce
 from server.orm import QuestionRow, ResponseRow, UserRow, XRayRow
-from server.pagination import PageQuery, fetch_page
+from server.pagination import PageQuery, fetch_row_page
 from shared.base import Page
 from shared.enums import AuditAction, AuditObjectType, EventType, QuestionStatus, UserType
 from shared.models import Question, QuestionCreate, Response, ResponseCreate
@@ -62,14 +62,53 @@ async def _load_question(ctx: Context, question_id: int) -> QuestionRow | None:
     return found.unique().scalar_one_or_none()
 
 
-def _page(ctx: Context, questions: list[QuestionRow], next_cursor: str | None) -> web.Response:
-    ctx.audit.record_patients(QUESTION, {question.patient_id for question in questions})
-    return json_response(
-        Page[Question](
-            items=[Question.model_validate(question) for question in questions],
-            next_cursor=next_cursor,
-        )
+# A page of questions is read as columns, not ORM instances: a page of fifty made 150 instances
+# (questions, patients, doctors), the larger part of such a read's time.
+PATIENT_USER, DOCTOR_USER = aliased(UserRow), aliased(UserRow)
+QUESTION_COLUMNS = (
+    select(
+        QuestionRow.id,
+        QuestionRow.patient_id,
+        QuestionRow.doctor_id,
+        QuestionRow.xray_id,
+        QuestionRow.question_text,
+        QuestionRow.status,
+        QuestionRow.created_at,
+        QuestionRow.updated_at,
+        PATIENT_USER.full_name.label("patient_name"),
+        DOCTOR_USER.full_name.label("doctor_name"),
     )
+    .join(PATIENT_USER, PATIENT_USER.id == QuestionRow.patient_id)
+    .outerjoin(DOCTOR_USER, DOCTOR_USER.id == QuestionRow.doctor_id)
+)
+RESPONSE_COLUMNS = select(
+    ResponseRow.id,
+    ResponseRow.question_id,
+    ResponseRow.doctor_id,
+    ResponseRow.response_text,
+    ResponseRow.created_at,
+    ResponseRow.updated_at,
+)
+
+
+async def _page(
+    ctx: Context, where: ColumnElement[bool], page: PageQuery, *, newest_first: bool = True
+) -> web.Response:
+    """A page of the questions `where` selects, with their answers (two statements), and one
+    audit event per patient they belong to."""
+    rows, next_cursor = await fetch_row_page(
+        ctx.db, QUESTION_COLUMNS.where(where), QuestionRow.id, page, newest_first=newest_first
+    )
+    answers: dict[int, list[Response]] = {row.id: [] for row in rows}
+    if rows:
+        found = await ctx.db.execute(
+            RESPONSE_COLUMNS.where(ResponseRow.question_id.in_(answers)).order_by(ResponseRow.id)
+        )
+        for response in found:
+            answers[response.question_id].append(Response.model_validate(response._mapping))
+    ctx.audit.record_patients(QUESTION, {row.patient_id for row in rows})
+    items = [Question(**row._mapping, responses=answers[row.id]) for row in rows]
+    return json_response(Page[Question](items=items, next_cursor=next_cursor))
 
 
 @routes.post("/api/questions")
@@ -127,11 +166,10 @@ async def ask_question(ctx: Context) -> web.Response:
 )
 async def list_questions(ctx: Context) -> web.Response:
     query = ctx.query(QuestionQuery)
-    statement = select(QuestionRow).where(questions_listed_for(ctx.user)).options(*WITH_RESPONSES)
+    where = questions_listed_for(ctx.user)
     if query.status is not None:
-        statement = statement.where(QuestionRow.status == query.status)
-    questions, next_cursor = await fetch_page(ctx.db, statement, QuestionRow.id, query)
-    return _page(ctx, questions, next_cursor)
+        where = and_(where, QuestionRow.status == query.status)
+    return await _page(ctx, where, query)
 
 
 @routes.get("/api/questions/pending")
@@ -144,11 +182,7 @@ async def list_questions(ctx: Context) -> web.Response:
 )
 async def pending_questions(ctx: Context) -> web.Response:
     page = ctx.query(PageQuery)
-    statement = select(QuestionRow).where(pending_questions_for(ctx.user)).options(*WITH_RESPONSES)
-    questions, next_cursor = await fetch_page(
-        ctx.db, statement, QuestionRow.id, page, newest_first=False
-    )
-    return _page(ctx, questions, next_cursor)
+    return await _page(ctx, pending_questions_for(ctx.user), page, newest_first=False)
 
 
 @routes.get("/api/questions/{id}")
@@ -267,10 +301,5 @@ async def conversation(ctx: Context) -> web.Response:
     if doctor is None or doctor.usertype != UserType.doctor:
         raise NotFound("There is no such doctor.")
     page = ctx.query(PageQuery)
-    statement = (
-        select(QuestionRow)
-        .where(QuestionRow.doctor_id == doctor_id, QuestionRow.patient_id == patient_id)
-        .options(*WITH_RESPONSES)
-    )
-    questions, next_cursor = await fetch_page(ctx.db, statement, QuestionRow.id, page)
-    return _page(ctx, questions, next_cursor)
+    where = and_(QuestionRow.doctor_id == doctor_id, QuestionRow.patient_id == patient_id)
+    return await _page(ctx, where, page)

@@ -28,8 +28,8 @@ def read_event_values(object_id: int = 1) -> dict[str, object]:
     }
 
 
-def read_event(object_id: int) -> AuditEventRow:
-    return AuditEventRow(**read_event_values(object_id))
+def read_event(object_id: int) -> dict[str, object]:
+    return read_event_values(object_id)
 
 
 async def count_reads(settings: Settings, object_type: AuditObjectType) -> int:

@@ -4,7 +4,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from server.access import pending_questions_for
+from server.api.questions import QUESTION_COLUMNS
+from server.orm import QuestionRow, UserRow
+from server.settings import Settings
+from shared.enums import UserType
 from tests.server.conftest import Actor, Practice
+from tests.server.plans import assert_reads_index
 from tests.server.problems import field_problem, problem
 from tests.server.uploads import upload_png
 
@@ -272,3 +278,42 @@ async def test_a_doctor_takes_an_unassigned_question_so_no_other_answers_it(
         await client.post(f"/api/questions/{answered['id']}/claim", headers=doctor.headers), 409
     )
     await problem(await client.post("/api/questions/999999/claim", headers=doctor.headers), 404)
+
+
+async def test_the_doctors_queue_is_oldest_first_and_reads_its_partial_index(
+    client: TestClient, practice: Practice, settings: Settings
+) -> None:
+    patient, doctor, colleague = (
+        await practice.patient(),
+        await practice.doctor(),
+        await practice.doctor(),
+    )
+    asked = []
+    for doctor_id in (None, doctor.id, colleague.id, None, doctor.id):
+        response = await client.post(
+            "/api/questions",
+            headers=patient.headers,
+            json={"question_text": "Well?", "doctor_id": doctor_id},
+        )
+        assert response.status == 201
+        asked.append(await response.json())
+    mine = [question["id"] for question in asked if question["doctor_id"] in (None, doctor.id)]
+    queue = await client.get("/api/questions/pending?limit=2", headers=doctor.headers)
+    page = await queue.json()
+    assert [question["id"] for question in page["items"]] == mine[:2]
+    assert page["items"][0]["patient_name"] == patient.user["full_name"]
+    rest = await client.get(
+        f"/api/questions/pending?cursor={page['next_cursor']}", headers=doctor.headers
+    )
+    assert [question["id"] for question in (await rest.json())["items"]] == mine[2:]
+    # The statement of a doctor's queue reads the partial index, not every pending question
+    # sorted (a million questions later too).
+    statement = QUESTION_COLUMNS.where(pending_questions_for(doctor_row(doctor))).order_by(
+        QuestionRow.id
+    )
+    await assert_reads_index(settings.database_url, statement.limit(51), "ix_questions_pending_id")
+
+
+def doctor_row(actor: Actor) -> UserRow:
+    """The doctor as the server's access rules see them (the rules read only id and role)."""
+    return UserRow(id=actor.id, usertype=UserType.doctor)

@@ -6,10 +6,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from server.db import one_session
 from server.orm import XRayRow
 from server.settings import Settings
 from tests.server.conftest import Actor, Practice
+from tests.server.plans import assert_reads_index
 from tests.server.problems import field_problem, problem
 from tests.server.test_audit import trail
 from tests.server.uploads import upload_png
@@ -210,17 +210,7 @@ async def test_worklist_is_every_unsigned_film_oldest_first(
     # The query reads the partial index, not the whole table (a million films later too):
     # the statement the server runs, with its parameters bound as the driver binds them.
     statement = select(XRayRow.id).where(XRayRow.unsigned()).order_by(XRayRow.id).limit(51)
-    async with one_session(settings.database_url) as db:
-        connection = await db.connection()
-        compiled = statement.compile(dialect=connection.dialect)
-        parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
-        if connection.dialect.name == "sqlite":
-            explain = "EXPLAIN QUERY PLAN "
-        else:
-            explain = "EXPLAIN "
-            await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        plan = (await connection.exec_driver_sql(explain + str(compiled), parameters)).all()
-    assert "ix_xrays_unsigned_id" in " ".join(str(row) for row in plan), plan
+    await assert_reads_index(settings.database_url, statement, "ix_xrays_unsigned_id")
 
 
 async def counts(client: TestClient, actor: Actor) -> dict[str, Any]:
