@@ -1,7 +1,7 @@
 """Upgrades lose nothing: a database filled by an earlier release (its `migrate` and
-`seed-demo`, kept in tests/fixtures/release-stopN: stop 6, and stop 14, the previous release,
-with its stored DICOM film) is migrated to this one and keeps every record, on SQLite and on
-PostgreSQL."""
+`seed-demo`, kept in tests/fixtures/release-stopN: stop 6; stop 14, with its stored DICOM
+film; stop 15, the previous release, with its thumbnails) is migrated to this one and keeps
+every record, on SQLite and on PostgreSQL."""
 
 import asyncio
 import os
@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from server.db import one_session
-from server.migrate import upgrade_to_head
+from server.access import pending_questions_for
+from server.db import one_session, open_engine
+from server.migrate import current_revision, upgrade_to_head
 from server.orm import (
     MedicalHistoryRow,
     QuestionRow,
@@ -27,11 +28,12 @@ from server.orm import (
     XRayAnnotationsRow,
     XRayRow,
 )
-from shared.enums import ResultStatus, UserType
+from server.storage import ImageStore
+from shared.enums import QuestionStatus, ResultStatus, UserType
 from tests.databases import asyncpg_dsn
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-RELEASES = ["release-stop6", "release-stop14"]
+RELEASES = ["release-stop6", "release-stop14", "release-stop15"]
 # What the previous release's seed-demo wrote: what must still be there.
 SEEDED = {
     UserRow: 5,
@@ -96,8 +98,14 @@ async def counts(database_url: str) -> dict[type, int]:
         }
 
 
+async def revision_of(database_url: str) -> str:
+    async with open_engine(database_url) as engine:
+        return str(await current_revision(engine))
+
+
 async def test_the_previous_releases_data_survives_the_upgrade(previous_release: str) -> None:
     assert await counts(previous_release) == SEEDED
+    signatures_recorded = await revision_of(previous_release) >= "0004"
     await asyncio.to_thread(upgrade_to_head, previous_release)  # alembic runs its own loop
     assert await counts(previous_release) == SEEDED
     async with one_session(previous_release) as db:
@@ -108,13 +116,20 @@ async def test_the_previous_releases_data_survives_the_upgrade(previous_release:
     assert chest is not None
     assert chest.result_final
     assert chest.result_of_xray == "Lungs clear; no effusion. Heart size normal."
-    # Migration 0004: a result made final before signatures is signed, by no one named, at
-    # its last change; the films without a result wait on the worklist.
     assert chest.result_status == ResultStatus.final
-    assert chest.result_signed_by_id is None
-    assert chest.result_signed_at == chest.updated_at
     assert others
-    assert {xray.result_status for xray in others} == {ResultStatus.none}
+    if signatures_recorded:  # its doctor signed it, and still has; another has a draft
+        assert chest.result_signed_by_id == users["grace@medsys.example"].id
+        assert {xray.result_status for xray in others} == {
+            ResultStatus.none,
+            ResultStatus.preliminary,
+        }
+    else:
+        assert {xray.result_status for xray in others} == {ResultStatus.none}
+        # Migration 0004: a result made final before signatures is signed, by no one named,
+        # at its last change; the films without a result wait on the worklist.
+        assert chest.result_signed_by_id is None
+        assert chest.result_signed_at == chest.updated_at
     # Migration 0005: patients have record numbers; every film is an instance with its UIDs
     # (made now where the file could not be read: this fixture ships no image files).
     for user in users.values():
@@ -130,3 +145,35 @@ async def test_the_previous_releases_data_survives_the_upgrade(previous_release:
         assert chest.sop_instance_uid == dataset.SOPInstanceUID
         assert chest.study_instance_uid == dataset.StudyInstanceUID
         assert (chest.modality, chest.file_patient_name) == ("DX", str(dataset.PatientName))
+
+
+async def test_the_previous_releases_queue_and_thumbnails_work_after_the_upgrade(
+    previous_release: str,
+) -> None:
+    await asyncio.to_thread(upgrade_to_head, previous_release)
+    async with one_session(previous_release) as db:
+        doctor = await db.scalar(select(UserRow).where(UserRow.usertype == UserType.doctor))
+        assert doctor is not None
+        # Migration 0006: the queue reads the new partial index and finds the same questions.
+        queue = (
+            await db.scalars(
+                select(QuestionRow.id).where(pending_questions_for(doctor)).order_by(QuestionRow.id)
+            )
+        ).all()
+        everything = (await db.scalars(select(QuestionRow))).all()
+        xrays = (await db.scalars(select(XRayRow))).all()
+    expected = [
+        question.id
+        for question in everything
+        if question.status == QuestionStatus.pending and question.doctor_id in (None, doctor.id)
+    ]
+    assert queue == sorted(expected)
+    assert queue  # the seed leaves questions waiting
+    # Films stored before thumbnails of films became JPEG keep their PNG thumbnails, found by
+    # each row's own thumbnail type (where the fixture keeps its thumbnails).
+    store = ImageStore(Path(os.environ["MEDSYS_STORAGE_DIR"]))
+    # (The SQLite fixture's: the PostgreSQL one was seeded apart, with films of its own.)
+    if previous_release.startswith("sqlite") and (store.root / "thumbnails").is_dir():
+        assert {xray.thumbnail_type for xray in xrays} >= {"image/png"}
+        for xray in xrays:
+            assert store.thumbnail_path(xray.sha256, xray.thumbnail_type).is_file(), xray.id
