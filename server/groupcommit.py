@@ -66,6 +66,8 @@ class AuditWriter:
         if touch is not None:
             touches.append({"id": touch[0], "last_seen_at": touch[1]})
         waiting = _Waiting(events, touches, asyncio.get_running_loop().create_future())
+        # Its failure is retrieved even when the request has gone (no "never retrieved" noise).
+        waiting.committed.add_done_callback(_retrieve)
         self._waiting.append(waiting)
         self._wake.set()
         # Shielded: a client that leaves does not take its events out of the batch.
@@ -103,3 +105,8 @@ class AuditWriter:
         for item in batch:
             if not item.committed.done():
                 item.committed.set_result(None)
+
+
+def _retrieve(committed: asyncio.Future[None]) -> None:
+    if not committed.cancelled():
+        committed.exception()

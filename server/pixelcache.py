@@ -51,8 +51,10 @@ class PixelRenderer:
     ) -> asyncio.Task[PixelTransform]:
         task = self._rendering.get(sha256)
         if task is None:
-            work = self._in_turn(sha256, content_type, path) if background else None
-            task = asyncio.create_task(work or self._run(sha256, content_type, path))
+            if background:
+                task = asyncio.create_task(self._in_turn(sha256, content_type, path))
+            else:
+                task = asyncio.create_task(self._run(sha256, content_type, path))
             self._rendering[sha256] = task
             task.add_done_callback(lambda done: self._forget(sha256, done))
         return task
