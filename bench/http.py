@@ -20,6 +20,7 @@ import asyncio
 import io
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,8 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import requests
 from sqlalchemy import insert, select
+from sqlalchemy.engine import make_url
 
 from devtools.live_server import LiveServer, create_user, resident_mb, run_cli, server_environment
 from devtools.orthanc import URL as ORTHANC_URL
@@ -69,10 +72,14 @@ class Row:
 # --- the databases ------------------------------------------------------------------------
 
 
-def build_database(folder: Path, questions: int) -> tuple[dict[str, str], int]:
-    """A migrated SQLite database with a doctor, PATIENTS patients, `questions` pending
-    questions and as many audit events; returns the server environment and the doctor's id."""
-    environment = server_environment(folder, f"sqlite+aiosqlite:///{folder / 'medsys.db'}")
+def build_database(
+    folder: Path, questions: int, database_url: str | None = None
+) -> tuple[dict[str, str], int]:
+    """A migrated database (SQLite in `folder` unless a URL is given) with a doctor, PATIENTS
+    patients, `questions` pending questions and as many audit events; returns the server
+    environment and the doctor's id."""
+    url = database_url or f"sqlite+aiosqlite:///{folder / 'medsys.db'}"
+    environment = server_environment(folder, url)
     if run_cli(environment, "migrate").returncode != 0:
         raise RuntimeError("migrate failed")
     create_user(environment, "doctor", DOCTOR, "Bench Doctor", PASSWORD)
@@ -152,6 +159,21 @@ def _milliseconds(text: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
+class ClientCpu:
+    """The CPU time the load clients (child processes) used, to say what share of the two
+    cores the server did not have."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def measure(self) -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+
+CLIENT_CPU = ClientCpu()
+
+
 def wrk_load(
     base: str, prefix: str, suffix: str, ids: int, connections: int, seconds: int, token: str
 ) -> Load:
@@ -180,9 +202,11 @@ def wrk_load(
         command += ["-s", lua.name]
         if token:
             command += ["-H", f"Authorization: Bearer {token}"]
+        before = CLIENT_CPU.measure()
         output = subprocess.run(
             [*command, base], capture_output=True, text=True, check=True, timeout=seconds + 60
         ).stdout
+        CLIENT_CPU.seconds = CLIENT_CPU.measure() - before
     if "Non-2xx" in output or "Socket errors" in output:
         raise RuntimeError(f"wrk saw errors:\n{output}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -449,13 +473,75 @@ def images(uploads: int) -> list[Row]:
     return rows
 
 
+async def _create_database(admin_url: str, name: str, drop: bool = False) -> None:
+    url = make_url(admin_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database
+    )
+    try:
+        if drop:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+def postgres_workers(admin_url: str, size: int, seconds: int) -> list[Row]:
+    """The single read on PostgreSQL, `serve --workers 2` against `--workers 1`."""
+    name = f"medsys_bench_{os.getpid()}"
+    asyncio.run(_create_database(admin_url, name))
+    rows = []
+    try:
+        database_url = make_url(admin_url).set(database=name).render_as_string(False)
+        with tempfile.TemporaryDirectory() as scratch:
+            environment, _ = build_database(Path(scratch), size, database_url)
+            rates = {}
+            for workers in (1, 2):
+                medsys = LiveServer(environment, ("--workers", str(workers)))
+                url = medsys.start()
+                try:
+                    token = str(login(url, DOCTOR)["access_token"])
+                    rates[workers] = load(url, "/api/questions/", "", size, 64, seconds, token)
+                    client_share = CLIENT_CPU.seconds / seconds
+                finally:
+                    medsys.stop()
+                rows.append(
+                    Row(
+                        f"PostgreSQL single read req/s, --workers {workers} "
+                        f"(wrk used {client_share:.0%} of a core)",
+                        f"{rates[workers].rate:.0f}",
+                        "",
+                        "",
+                    )
+                )
+            rows.append(
+                Row(
+                    "PostgreSQL, two processes against one",
+                    f"{rates[2].rate / rates[1].rate:.2f}×",
+                    "",
+                    "",
+                )
+            )
+    finally:
+        asyncio.run(_create_database(admin_url, name, drop=True))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--uploads", type=int, default=20)
+    parser.add_argument(
+        "--postgres",
+        help="a PostgreSQL URL whose user may create databases "
+        "(postgresql+asyncpg://postgres@127.0.0.1:5432/postgres): adds --workers 2 against 1",
+    )
     arguments = parser.parse_args()
-    with_orthanc = orthanc_installed() and os.geteuid() == 0
+    # Orthanc runs in a private network namespace, where PostgreSQL on the host is out of
+    # reach: with --postgres, the images are measured in another run.
+    with_orthanc = orthanc_installed() and os.geteuid() == 0 and not arguments.postgres
     if with_orthanc:
         in_private_network("bench.http", sys.argv[1:])
     rows: list[Row] = []
@@ -473,10 +559,12 @@ def main() -> None:
                 "",
             )
         )
+    if arguments.postgres:
+        rows += postgres_workers(arguments.postgres, 10_000, arguments.seconds)
     if with_orthanc:
         rows += images(arguments.uploads)
     else:
-        print("Orthanc is not installed (or not root): no image comparison")
+        print("no image comparison: Orthanc is not installed, not root, or --postgres given")
     tool = "wrk -t2" if shutil.which("wrk") else "a Python client (wrk is not installed)"
     print(f"load: {tool}, {arguments.seconds} s per run; ratio = medsys / reference")
     if not rows:
