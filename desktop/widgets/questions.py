@@ -190,6 +190,10 @@ class AnswerForm(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.error)
         self._filling = False
+        # "Answer sent." outlives the move to the next question: the answered one leaves the
+        # queue, and the next is opened at once (as soon as the queue reloads, often before
+        # the doctor has seen the confirmation).
+        self._keep_status = False
         self.text_edit.textChanged.connect(self._text_edited)
         self.set_question(None)
 
@@ -198,8 +202,9 @@ class AnswerForm(QWidget):
         self.send_button.setEnabled(question is not None)
         self.text_edit.setEnabled(question is not None)
         clear_errors(self.error, {"response_text": self.text_error})
-        if question is not None:  # "Answer sent." stays while the queue reloads
+        if question is not None and not self._keep_status:
             self.status.setText("")
+        self._keep_status = self._keep_status and question is None  # kept once, not forever
         draft = self._session.drafts.get(("answer", question.id)) if question else None
         self._filling = True
         self.text_edit.setPlainText(draft.value if draft else "")
@@ -243,6 +248,7 @@ class AnswerForm(QWidget):
             self.text_edit.clear()
             self._filling = False
             self.status.setText("Answer sent.")
+            self._keep_status = True
             self.answered.emit(response)
 
         def failed(error: ApiError) -> None:

@@ -60,6 +60,8 @@ def test_answer_the_queue_with_the_xray_and_history_beside(
     qtbot.waitUntil(lambda: tab.answer.status.text() == "Answer sent.")
     settle(qtbot, desktop)
     assert asked.id not in [tab.model.item(row).id for row in range(tab.model.rowCount())]
+    # The answered question left the queue and the next one opened: the confirmation stays.
+    assert tab.answer.status.text() == "Answer sent."
     held = server.call(patient.email, lambda api: api.question(asked.id))
     assert held.status == "answered"
     assert [r.response_text for r in held.responses] == ["Your lungs are clear."]
