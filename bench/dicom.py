@@ -24,7 +24,14 @@ import requests
 from pynetdicom import AE
 from pynetdicom.sop_class import SecondaryCaptureImageStorage  # type: ignore[attr-defined]
 
-from devtools.live_server import LiveServer, create_user, resident_mb, run_cli, server_environment
+from devtools.live_server import (
+    LiveServer,
+    create_user,
+    log_in,
+    resident_mb,
+    run_cli,
+    server_environment,
+)
 from devtools.orthanc import DICOM_PORT as ORTHANC_DICOM
 from devtools.orthanc import HTTP_PORT as ORTHANC_HTTP
 from devtools.orthanc import in_private_network, start_orthanc
@@ -108,18 +115,10 @@ def run(count: int) -> None:
         if orthanc_installed():
             orthanc = start_orthanc(folder, DicomCheckCalledAet=False, DicomWeb={"Enable": True})
         try:
-            login = requests.post(
-                f"{url}/api/login",
-                timeout=30,
-                json={"email": "doctor@bench.example", "password": PASSWORD},
-            )
-            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-            patient = requests.post(
-                f"{url}/api/login",
-                timeout=30,
-                json={"email": "p@bench.example", "password": PASSWORD},
-            )
-            number = patient.json()["user"]["medical_record_number"]
+            doctor = log_in(url, "doctor@bench.example", PASSWORD)
+            headers = {"Authorization": f"Bearer {doctor['access_token']}"}
+            patient = log_in(url, "p@bench.example", PASSWORD)
+            number = str(patient["user"]["medical_record_number"])  # type: ignore[index]
             assert medsys.process is not None
             before = resident_mb(medsys.process.pid)
             rows = []

@@ -39,7 +39,14 @@ import requests
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
-from devtools.live_server import LiveServer, create_user, resident_mb, run_cli, server_environment
+from devtools.live_server import (
+    LiveServer,
+    create_user,
+    log_in,
+    resident_mb,
+    run_cli,
+    server_environment,
+)
 from devtools.orthanc import URL as ORTHANC_URL
 from devtools.orthanc import in_private_network, start_orthanc
 from devtools.orthanc import installed as orthanc_installed
@@ -276,12 +283,7 @@ def naive_server(database_url: str) -> Iterator[str]:
 
 
 def login(url: str, email: str) -> dict[str, object]:
-    answer = requests.post(
-        f"{url}/api/login", json={"email": email, "password": PASSWORD}, timeout=30
-    )
-    answer.raise_for_status()
-    result: dict[str, object] = answer.json()
-    return result
+    return log_in(url, email, PASSWORD)
 
 
 def ratio(ours: float, theirs: float) -> str:

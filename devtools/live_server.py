@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
+
 
 def server_environment(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a throw-away server: its own data dir, cheap password hashing."""
@@ -121,3 +123,13 @@ def resident_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def log_in(url: str, email: str, password: str) -> dict[str, object]:
+    """POST /api/login as a client would; its JSON (token and user). Raises on refusal."""
+    answer = requests.post(
+        f"{url}/api/login", json={"email": email, "password": password}, timeout=30
+    )
+    answer.raise_for_status()
+    result: dict[str, object] = answer.json()
+    return result

@@ -55,18 +55,41 @@ class AuditTrail:
         detail: str | None = None,
     ) -> None:
         self.events.append(
-            {
-                "at": utcnow(),
-                "actor_id": actor_id if actor_id is not None else self.actor_id,
-                "action": action or self.action,
-                "object_type": object_type,
-                "object_id": object_id,
-                "patient_id": patient_id,
-                "outcome": outcome,
-                "ip": self.ip,
-                "detail": detail,
-            }
+            self._values(
+                object_type,
+                object_id,
+                patient_id,
+                action=action or self.action,
+                outcome=outcome,
+                actor_id=actor_id if actor_id is not None else self.actor_id,
+                detail=detail,
+            )
         )
+
+    def _values(
+        self,
+        object_type: AuditObjectType,
+        object_id: int | None,
+        patient_id: int | None,
+        *,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        actor_id: int | None,
+        detail: str | None,
+    ) -> AuditValues:
+        """One event's columns, every event with the same keys (the group commit inserts many
+        in one statement)."""
+        return {
+            "at": utcnow(),
+            "actor_id": actor_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "patient_id": patient_id,
+            "outcome": outcome,
+            "ip": self.ip,
+            "detail": detail,
+        }
 
     def record_patients(self, object_type: AuditObjectType, patient_ids: set[int]) -> None:
         """One event per patient whose data a list returned."""
@@ -81,17 +104,16 @@ class AuditTrail:
     def refusal(self, outcome: AuditOutcome) -> AuditValues | None:
         if self.subject is None:
             return None
-        return {
-            "at": utcnow(),
-            "actor_id": self.actor_id,
-            "action": self.action,
-            "object_type": self.subject.object_type,
-            "object_id": self.subject.object_id,
-            "patient_id": self.subject.patient_id,
-            "outcome": outcome,
-            "ip": self.ip,
-            "detail": None,
-        }
+        subject = self.subject
+        return self._values(
+            subject.object_type,
+            subject.object_id,
+            subject.patient_id,
+            action=self.action,
+            outcome=outcome,
+            actor_id=self.actor_id,
+            detail=None,
+        )
 
     def flush_into(self, db: AsyncSession) -> None:
         """Add the events to `db`'s transaction (a write's: all or nothing)."""
