@@ -5,6 +5,8 @@ the status the contract gives (403 for a role or a wrong patient id, 404 where e
 existence of the object must not be revealed).
 """
 
+from typing import Protocol, TypeVar
+
 from sqlalchemy import ColumnElement, and_, func, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,7 +98,20 @@ def require_history_visible(history: MedicalHistoryRow | None) -> MedicalHistory
 # --- questions ------------------------------------------------------------------------
 
 
-def question_visible(user: UserRow, question: QuestionRow) -> bool:
+class QuestionParties(Protocol):
+    """What decides who sees a question: a row, or a question read as columns."""
+
+    @property
+    def patient_id(self) -> int: ...
+
+    @property
+    def doctor_id(self) -> int | None: ...
+
+
+QuestionT = TypeVar("QuestionT", bound=QuestionParties)
+
+
+def question_visible(user: UserRow, question: QuestionParties) -> bool:
     if user.usertype == UserType.admin:
         return True
     if user.usertype == UserType.patient:
@@ -104,7 +119,7 @@ def question_visible(user: UserRow, question: QuestionRow) -> bool:
     return question.doctor_id in (user.id, None)
 
 
-def require_question_visible(user: UserRow, question: QuestionRow | None) -> QuestionRow:
+def require_question_visible(user: UserRow, question: QuestionT | None) -> QuestionT:
     if question is None or not question_visible(user, question):
         raise NotFound(NOT_FOUND)
     return question

@@ -40,6 +40,7 @@ from server.keys import (
     OPENAPI,
     PASSWORDS,
     PIXEL_RENDERER,
+    READ_ENGINE,
     READ_SESSIONMAKER,
     SESSIONMAKER,
     SETTINGS,
@@ -60,6 +61,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     app[SESSIONMAKER] = create_sessionmaker(engine)
     read_engine = create_read_engine(app[SETTINGS].database_url)
+    app[READ_ENGINE] = read_engine or engine
     app[READ_SESSIONMAKER] = (
         create_sessionmaker(read_engine) if read_engine is not None else app[SESSIONMAKER]
     )

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -27,8 +28,17 @@ from server.errors import (
     Unauthorized,
     database_unavailable,
 )
-from server.keys import AUDIT_WRITER, CLOCK, EVENT_HUB, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
+from server.keys import (
+    AUDIT_WRITER,
+    CLOCK,
+    EVENT_HUB,
+    READ_ENGINE,
+    READ_SESSIONMAKER,
+    SESSIONMAKER,
+    SETTINGS,
+)
 from server.orm import AuditEventRow, UserRow
+from server.rawsql import DriverConnection, driver_connection
 from server.sessions import IDLE_MESSAGE, authenticate, check_session, revoke_session
 from server.settings import Settings
 from server.uploads import body_stalled
@@ -124,6 +134,10 @@ class Context:
             await self.db.commit()
         if self.db.info.pop("announced", None):
             app[EVENT_HUB].wake()  # SQLite: this process is the only one to tell
+
+    def reader(self) -> AbstractAsyncContextManager[DriverConnection]:
+        """A read connection's driver, for the hot reads written as RawQuery."""
+        return driver_connection(self.request.app[READ_ENGINE])
 
     def query(self, model: type[ModelT]) -> ModelT:
         # Query values are strings by nature; the query models are lenient and parse them.
@@ -253,7 +267,7 @@ async def _run(
                     user, session_id = await _authenticate_read(context, authorization)
                 else:
                     user, session_id = await authenticate(
-                        db, app[SETTINGS], authorization, context.now
+                        db, app[READ_ENGINE], app[SETTINGS], authorization, context.now
                     )
                 context._user, context.session_id = user, session_id
                 audit.actor_id = user.id
@@ -282,14 +296,14 @@ async def _authenticate_read(context: Context, authorization: str | None) -> tup
     """`authenticate` for a read, whose connection writes nothing: an idle session is revoked
     on the writer's connection, a stale last-seen time is refreshed by the group commit."""
     app = context.request.app
-    check = await check_session(context.db, app[SETTINGS], authorization, context.now)
+    check = await check_session(app[READ_ENGINE], app[SETTINGS], authorization, context.now)
     if check.idle:
         async with app[SESSIONMAKER]() as writer:
-            await revoke_session(writer, check.session.id, context.now)
+            await revoke_session(writer, check.session_id, context.now)
             await writer.commit()
         raise Unauthorized(IDLE_MESSAGE)
     context.touch_session = check.stale
-    return check.user, check.session.id
+    return check.user, check.session_id
 
 
 async def _record_refusal(context: Context, outcome: AuditOutcome) -> None:

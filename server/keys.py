@@ -19,6 +19,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 # What GET and HEAD requests read with (SQLite: read-only connections; else SESSIONMAKER).
 READ_SESSIONMAKER = web.AppKey("read_sessionmaker", async_sessionmaker[AsyncSession])
+# The engine of those reads (ENGINE on PostgreSQL); hot reads go straight to its driver.
+READ_ENGINE = web.AppKey("read_engine", AsyncEngine)
 STORAGE = web.AppKey("storage", ImageStore)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
 # Admits image decodes against the process's memory budget (uploads, display pixels).

@@ -1,6 +1,7 @@
 """Password hashing (argon2 through passlib) and signed access tokens (JWT, HS256)."""
 
 import asyncio
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,6 +62,17 @@ def decode_token(secret_key: str, token: str, now: datetime) -> TokenClaims:
 
     Time is checked against the server's clock (`now`), the one the sessions use too.
     """
+    token_claims, expires = _verified_claims(secret_key, token)
+    if expires <= now.timestamp():
+        raise jwt.ExpiredSignatureError("the token has expired")
+    return token_claims
+
+
+# Verifying a signature costs more than the rest of a cached read; a token's claims never
+# change, so each live token is verified once. Only valid tokens are kept (a raised error is
+# not cached), keyed by the token and the key that signed it; expiry is checked on every use.
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(secret_key: str, token: str) -> tuple[TokenClaims, int]:
     claims = jwt.decode(
         token,
         secret_key,
@@ -68,10 +80,8 @@ def decode_token(secret_key: str, token: str, now: datetime) -> TokenClaims:
         options={"require": ["sub", "jti", "iat", "exp"], "verify_exp": False, "verify_iat": False},
     )
     try:
-        expires = int(claims["exp"])
-        token_claims = TokenClaims(user_id=int(claims["sub"]), session_id=str(claims["jti"]))
+        return TokenClaims(user_id=int(claims["sub"]), session_id=str(claims["jti"])), int(
+            claims["exp"]
+        )
     except (TypeError, ValueError):
         raise jwt.InvalidTokenError("malformed claims") from None
-    if expires <= now.timestamp():
-        raise jwt.ExpiredSignatureError("the token has expired")
-    return token_claims

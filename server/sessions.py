@@ -5,11 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from server.errors import Unauthorized
 from server.orm import SessionRow, UserRow
+from server.rawsql import RawQuery, driver_connection
 from server.security import decode_token, issue_token
 from server.settings import Settings
 
@@ -53,55 +55,79 @@ class SessionCheck:
     """A bearer token's session and user, found valid but for what needs a write."""
 
     user: UserRow
-    session: SessionRow
+    session_id: str
     idle: bool  # timed out: to be revoked, and the request refused
     stale: bool  # its last-seen time to be refreshed
 
 
 async def authenticate(
-    db: AsyncSession, settings: Settings, authorization: str | None, now: datetime
+    db: AsyncSession,
+    reads: AsyncEngine,
+    settings: Settings,
+    authorization: str | None,
+    now: datetime,
 ) -> tuple[UserRow, str]:
     """The user and session id behind a bearer token, or Unauthorized; revokes an idle
-    session and refreshes the last-seen time in `db`'s transaction."""
-    check = await check_session(db, settings, authorization, now)
+    session and refreshes the last-seen time in `db`'s transaction, in which the user is
+    then loaded (a handler may change it)."""
+    check = await check_session(reads, settings, authorization, now)
     if check.idle:
-        check.session.revoked_at = now
+        await revoke_session(db, check.session_id, now)
         await db.commit()
         raise Unauthorized(IDLE_MESSAGE)
     if check.stale:
-        check.session.last_seen_at = now
-    return check.user, check.session.id
+        await db.execute(
+            update(SessionRow).where(SessionRow.id == check.session_id).values(last_seen_at=now)
+        )
+    db.add(check.user)
+    return check.user, check.session_id
+
+
+# Every column of the user (so that it is whole, as if the ORM had loaded it) and what decides
+# whether the session may act: the one read every authenticated request makes.
+SESSION_AND_USER = RawQuery(
+    select(
+        SessionRow.revoked_at.label("session_revoked_at"),
+        SessionRow.expires_at.label("session_expires_at"),
+        SessionRow.last_seen_at.label("session_last_seen_at"),
+        *(getattr(UserRow, attribute.key) for attribute in inspect(UserRow).column_attrs),
+    )
+    .join(UserRow, UserRow.id == SessionRow.user_id)
+    .where(SessionRow.id == bindparam("session_id"), SessionRow.user_id == bindparam("user_id"))
+)
 
 
 async def check_session(
-    db: AsyncSession, settings: Settings, authorization: str | None, now: datetime
+    reads: AsyncEngine, settings: Settings, authorization: str | None, now: datetime
 ) -> SessionCheck:
-    """Reads only: Unauthorized unless the token's session may act (or has just gone idle)."""
+    """Reads only: Unauthorized unless the token's session may act (or has just gone idle).
+    The user comes detached from any database session."""
     token = bearer_token(authorization)
     try:
         claims = decode_token(settings.secret_key, token, now)
     except jwt.InvalidTokenError:
         raise Unauthorized("The access token is invalid or has expired.") from None
-    row = (
-        await db.execute(
-            select(SessionRow, UserRow)
-            .join(UserRow, UserRow.id == SessionRow.user_id)
-            .where(SessionRow.id == claims.session_id, SessionRow.user_id == claims.user_id)
+    async with driver_connection(reads) as reader:
+        row = await SESSION_AND_USER.one_or_none(
+            reader, session_id=claims.session_id, user_id=claims.user_id
         )
-    ).one_or_none()
     if row is None:
         raise Unauthorized("The session is unknown.")
-    session, user = row
-    if session.revoked_at is not None:
+    revoked_at = row.pop("session_revoked_at")
+    expires_at = row.pop("session_expires_at")
+    last_seen_at = row.pop("session_last_seen_at")
+    if revoked_at is not None:
         raise Unauthorized("The session has ended; please log in again.")
-    if not user.is_active:
+    if not row["is_active"]:
         raise Unauthorized("The account is not active.")
-    if now >= session.expires_at:
+    if now >= expires_at:
         raise Unauthorized("The session has expired; please log in again.")
-    unseen_for = now - session.last_seen_at
+    user = UserRow(**row)
+    make_transient_to_detached(user)  # as if loaded: no pending changes, an identity
+    unseen_for = now - last_seen_at
     return SessionCheck(
         user,
-        session,
+        claims.session_id,
         idle=unseen_for >= timedelta(seconds=settings.idle_timeout),
         stale=unseen_for >= _touch_interval(settings),
     )

@@ -1,7 +1,9 @@
 """Questions from patients and the answers of doctors."""
 
+from typing import Any
+
 from aiohttp import web
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, bindparam, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from server.access import (
@@ -25,6 +27,7 @@ from server.errors import Conflict, NotFound, invalid
 from server.events.outbox import announce
 from server.orm import QuestionRow, ResponseRow, UserRow, XRayRow
 from server.pagination import PageQuery, fetch_row_page
+from server.rawsql import RawQuery
 from shared.base import Page
 from shared.enums import AuditAction, AuditObjectType, EventType, QuestionStatus, UserType
 from shared.models import Question, QuestionCreate, Response, ResponseCreate
@@ -89,6 +92,30 @@ RESPONSE_COLUMNS = select(
     ResponseRow.created_at,
     ResponseRow.updated_at,
 )
+RESPONSE_FIELDS = tuple(str(column.key) for column in RESPONSE_COLUMNS.selected_columns)
+# One question and its answers in one statement (one snapshot, one trip): a row per answer,
+# the question's columns repeated, or one row with no answer.
+QUESTION_WITH_RESPONSES = RawQuery(
+    QUESTION_COLUMNS.add_columns(
+        *(column.label(f"response_{column.key}") for column in RESPONSE_COLUMNS.selected_columns)
+    )
+    .outerjoin(ResponseRow, ResponseRow.question_id == QuestionRow.id)
+    .where(QuestionRow.id == bindparam("question_id"))
+    .order_by(ResponseRow.id)
+)
+
+
+def _question(rows: list[dict[str, Any]]) -> Question | None:
+    """The question of QUESTION_WITH_RESPONSES's rows."""
+    if not rows:
+        return None
+    responses = [
+        Response(**{name: row[f"response_{name}"] for name in RESPONSE_FIELDS})
+        for row in rows
+        if row["response_id"] is not None
+    ]
+    fields = {name: value for name, value in rows[0].items() if not name.startswith("response_")}
+    return Question(**fields, responses=responses)
 
 
 async def _page(
@@ -189,12 +216,13 @@ async def pending_questions(ctx: Context) -> web.Response:
 @endpoint("One question with its answers", roles=ANY_USER, response=Question, subject=QUESTION)
 async def get_question(ctx: Context) -> web.Response:
     question_id = ctx.path_id("id")
-    question = await _load_question(ctx, question_id)
-    if question is not None:
-        ctx.audit.about(QUESTION, question.id, question.patient_id)
-    question = require_question_visible(ctx.user, question)
+    async with ctx.reader() as reader:
+        found = _question(await QUESTION_WITH_RESPONSES.all(reader, question_id=question_id))
+    if found is not None:
+        ctx.audit.about(QUESTION, found.id, found.patient_id)
+    question = require_question_visible(ctx.user, found)
     ctx.audit.record(QUESTION, question.id, question.patient_id)
-    return json_response(Question.model_validate(question))
+    return json_response(question)
 
 
 @routes.post("/api/questions/{id}/claim")

@@ -14,7 +14,7 @@ from server.endpoint import ANY_USER, SPEC_ATTRIBUTE, EndpointSpec
 from server.errors import BadRequest
 from server.events.hub import CLOSE_TRY_AGAIN, Subscriber
 from server.events.recipients import Listener
-from server.keys import CLOCK, EVENT_HUB, SESSIONMAKER, SETTINGS
+from server.keys import CLOCK, EVENT_HUB, READ_ENGINE, SESSIONMAKER, SETTINGS
 from server.sessions import authenticate
 from shared.base import QueryModel
 from shared.models import Event
@@ -43,7 +43,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     after = _after(request)
     async with app[SESSIONMAKER]() as db:
         user, session_id = await authenticate(
-            db, settings, request.headers.get("Authorization"), app[CLOCK]()
+            db, app[READ_ENGINE], settings, request.headers.get("Authorization"), app[CLOCK]()
         )
         await db.commit()
     socket = web.WebSocketResponse(autoping=False, max_msg_size=64 * 1024)
