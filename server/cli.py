@@ -18,7 +18,7 @@ from server.fsck import fsck
 from server.migrate import current_revision, head_revision, upgrade_to_head
 from server.security import PasswordHasher
 from server.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
-from server.serving import announce, listening_socket, serve_on, serve_workers
+from server.serving import announce, listening_socket, run, serve_on, serve_workers
 from server.settings import Settings, SettingsError, settings_from_env
 from server.users import create_user
 from shared.models import AdminUserCreate
@@ -92,7 +92,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     return_large_allocations_to_the_system()
     sock = listening_socket(host, port)
     if workers == 1:
-        asyncio.run(serve_on(create_app(settings), sock, lambda: announce(sock, 1)))
+        run(serve_on(create_app(settings), sock, lambda: announce(sock, 1)))
     else:
         # One worker holds the DICOM port (a listener per process cannot share it).
         without_dicom = replace(settings, dicom_port=None)

@@ -10,14 +10,16 @@ import json
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, Field
-from sqlalchemy import Row, Select
+from sqlalchemy import Integer, Select, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import BindParameter
 
 from server.errors import BadRequest
 from shared.base import QueryModel
 
 RowT = TypeVar("RowT")
+LARGEST_ID = 2**63 - 1
 
 
 def _query_bool(value: object) -> object:
@@ -68,26 +70,17 @@ async def fetch_page(
 ) -> tuple[list[RowT], str | None]:
     """One page of `statement` (its first entity) ordered by `id_column`, and the cursor of
     the next page."""
-    paged = _paged(statement, id_column, page, newest_first)
-    return _cut(list((await db.scalars(paged)).all()), id_column, page)
+    statement = paged(statement, id_column, page, newest_first)
+    return cut(list((await db.scalars(statement)).all()), id_column, page)
 
 
-async def fetch_row_page(
-    db: AsyncSession,
+def paged(
     statement: Select[*tuple[Any, ...]],
     id_column: InstrumentedAttribute[int],
     page: PageQuery,
-    *,
-    newest_first: bool = True,
-) -> tuple[list[Row[*tuple[Any, ...]]], str | None]:
-    """`fetch_page` for a statement of columns: whole rows, with no ORM instance made."""
-    paged = _paged(statement, id_column, page, newest_first)
-    return _cut(list((await db.execute(paged)).all()), id_column, page)
-
-
-def _paged(
-    statement: Select[Any], id_column: InstrumentedAttribute[int], page: PageQuery, newest: bool
+    newest: bool,
 ) -> Select[Any]:
+    """`statement` cut to the page: after the cursor, in id order, one row more than asked."""
     if page.cursor is not None:
         after = decode_cursor(page.cursor)
         statement = statement.where(id_column < after if newest else id_column > after)
@@ -95,10 +88,31 @@ def _paged(
     return statement.limit(page.limit + 1)  # one more: is there a next page?
 
 
-def _cut(
+def cut(
     rows: list[RowT], id_column: InstrumentedAttribute[int], page: PageQuery
 ) -> tuple[list[RowT], str | None]:
+    """The page's rows of `paged`'s, and the cursor of the next page if there is one."""
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
     next_cursor = encode_cursor(getattr(rows[-1], id_column.key)) if has_more else None
     return rows, next_cursor
+
+
+def paged_by_parameters(
+    statement: Select[*tuple[Any, ...]], id_column: InstrumentedAttribute[int], newest: bool
+) -> Select[*tuple[Any, ...]]:
+    """`paged`, with the cursor and the length as the parameters `after` and `limit` (see
+    `page_parameters`): one statement for every page, to compile once."""
+    after: BindParameter[int] = bindparam("after")  # typed by the id column it meets
+    statement = statement.where(id_column < after if newest else id_column > after)
+    statement = statement.order_by(id_column.desc() if newest else id_column.asc())
+    return statement.limit(bindparam("limit", type_=Integer))
+
+
+def page_parameters(page: PageQuery, newest: bool) -> dict[str, int]:
+    """The values of `paged_by_parameters`' parameters for this page (one row more than asked:
+    is there a next page?)."""
+    past_every_id = LARGEST_ID if newest else 0
+    after = past_every_id if page.cursor is None else decode_cursor(page.cursor)
+    # Kept to what the database's integers hold: beyond, the page is as empty as at the edge.
+    return {"after": min(max(after, 0), LARGEST_ID), "limit": page.limit + 1}

@@ -18,53 +18,70 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-ResultProcessor = Callable[[Any], Any] | None
+Processor = Callable[[Any], Any] | None  # a column type's conversion of one value
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
     parameter_names: tuple[str, ...]
-    processors: tuple[ResultProcessor, ...]
+    fixed: dict[str, Any]
+    bind_processors: tuple[Processor, ...]
+    names: tuple[str, ...]  # of the selected columns
+    result_processors: tuple[Processor, ...]
+
+
+def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    for name, bind in compiled.binds.items():
+        if bind.expanding:
+            raise TypeError(f"parameter {name} is a list (IN), which this module cannot send")
+    parameter_names = tuple(compiled.positiontup or ())
+    return _Compiled(
+        str(compiled),
+        parameter_names,
+        # What the statement fixed when it was built (an OFFSET 0 the dialect adds, a literal);
+        # the named bindparams are the caller's to give.
+        {name: bind.value for name, bind in compiled.binds.items() if not bind.required},
+        tuple(
+            compiled.binds[name].type._cached_bind_processor(dialect) for name in parameter_names
+        ),
+        tuple(str(column.key) for column in statement.selected_columns),
+        tuple(
+            column.type._cached_result_processor(dialect, None)
+            for column in statement.selected_columns
+        ),
+    )
 
 
 class RawQuery:
-    """A Core SELECT run on a driver connection in one round trip; its rows are mappings of
-    the selected columns' names to values converted as the ORM would (datetimes, enums,
-    booleans). Its parameters are plain driver values (ints, strings): no bound type may need
-    conversion, which compilation checks."""
+    """A Core SELECT, built once, run on a driver connection in one round trip; its rows are
+    mappings of the selected columns' names to values converted as the ORM would (datetimes,
+    enums, booleans). Its parameters are named `bindparam`s, converted by their types too."""
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        self.names = tuple(str(column.key) for column in statement.selected_columns)
         self._compiled: dict[str, _Compiled] = {}
 
-    def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            statement = self.statement.compile(dialect=dialect)
-            for name, bind in statement.binds.items():
-                if bind.type._cached_bind_processor(dialect) is not None:
-                    raise TypeError(f"parameter {name} needs a conversion RawQuery does not do")
-            compiled = _Compiled(
-                str(statement),
-                tuple(statement.positiontup or ()),
-                tuple(
-                    column.type._cached_result_processor(dialect, None)
-                    for column in self.statement.selected_columns
-                ),
-            )
-            self._compiled[dialect.name] = compiled
-        return compiled
-
     async def all(self, reader: "DriverConnection", **parameters: Any) -> list[dict[str, Any]]:
-        compiled = self._compile(reader.dialect)
-        values = [parameters[name] for name in compiled.parameter_names]
+        compiled = self._compiled.get(reader.dialect.name)
+        if compiled is None:
+            compiled = self._compiled[reader.dialect.name] = _compile(
+                self.statement, reader.dialect
+            )
+        given = compiled.fixed | parameters
+        values = [
+            given[name] if process is None else process(given[name])
+            for name, process in zip(
+                compiled.parameter_names, compiled.bind_processors, strict=True
+            )
+        ]
         rows = await reader.fetch(compiled.sql, values)
+        names, processors = compiled.names, compiled.result_processors
         return [
             {
                 name: value if process is None else process(value)
-                for name, process, value in zip(self.names, compiled.processors, row, strict=True)
+                for name, process, value in zip(names, processors, row, strict=True)
             }
             for row in rows
         ]

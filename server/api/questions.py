@@ -1,9 +1,10 @@
 """Questions from patients and the answers of doctors."""
 
-from typing import Any
+import functools
+from typing import Any, Literal
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, and_, bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from server.access import (
@@ -26,7 +27,7 @@ from server.endpoint import (
 from server.errors import Conflict, NotFound, invalid
 from server.events.outbox import announce
 from server.orm import QuestionRow, ResponseRow, UserRow, XRayRow
-from server.pagination import PageQuery, fetch_row_page
+from server.pagination import PageQuery, cut, page_parameters, paged_by_parameters
 from server.rawsql import RawQuery
 from shared.base import Page
 from shared.enums import AuditAction, AuditObjectType, EventType, QuestionStatus, UserType
@@ -93,48 +94,96 @@ RESPONSE_COLUMNS = select(
     ResponseRow.updated_at,
 )
 RESPONSE_FIELDS = tuple(str(column.key) for column in RESPONSE_COLUMNS.selected_columns)
+WITH_RESPONSE_COLUMNS = tuple(
+    column.label(f"response_{column.key}") for column in RESPONSE_COLUMNS.selected_columns
+)
 # One question and its answers in one statement (one snapshot, one trip): a row per answer,
 # the question's columns repeated, or one row with no answer.
 QUESTION_WITH_RESPONSES = RawQuery(
-    QUESTION_COLUMNS.add_columns(
-        *(column.label(f"response_{column.key}") for column in RESPONSE_COLUMNS.selected_columns)
-    )
+    QUESTION_COLUMNS.add_columns(*WITH_RESPONSE_COLUMNS)
     .outerjoin(ResponseRow, ResponseRow.question_id == QuestionRow.id)
     .where(QuestionRow.id == bindparam("question_id"))
     .order_by(ResponseRow.id)
 )
 
 
-def _question(rows: list[dict[str, Any]]) -> Question | None:
-    """The question of QUESTION_WITH_RESPONSES's rows."""
-    if not rows:
-        return None
-    responses = [
-        Response(**{name: row[f"response_{name}"] for name in RESPONSE_FIELDS})
-        for row in rows
-        if row["response_id"] is not None
-    ]
-    fields = {name: value for name, value in rows[0].items() if not name.startswith("response_")}
-    return Question(**fields, responses=responses)
+def _questions(rows: list[dict[str, Any]]) -> list[Question]:
+    """The questions of rows of questions joined to their answers (in the rows' order).
+
+    Made without validation: the values are the columns' own, converted by their types, and
+    validating fifty questions again took as long as reading them."""
+    questions: dict[int, Question] = {}
+    for row in rows:
+        question = questions.get(row["id"])
+        if question is None:
+            fields = {
+                name: value for name, value in row.items() if not name.startswith("response_")
+            }
+            question = questions[row["id"]] = Question.model_construct(**fields, responses=[])
+        if row["response_id"] is not None:
+            question.responses.append(
+                Response.model_construct(
+                    **{name: row[f"response_{name}"] for name in RESPONSE_FIELDS}
+                )
+            )
+    return list(questions.values())
+
+
+# Which questions a page lists: the caller's (GET /api/questions), the caller's queue, or one
+# patient's with one doctor (parameters `doctor_id`, `patient_id`).
+PageKind = Literal["listed", "pending", "conversation"]
+
+
+@functools.cache
+def _page_query(
+    kind: PageKind, usertype: UserType, by_status: bool, newest_first: bool
+) -> RawQuery:
+    """A page of questions with their answers (a row per answer), in one statement built and
+    compiled once per shape: the caller's id (`me`), the status, the cursor and the length
+    are its parameters. The access rules are applied to a caller whose id is a parameter."""
+    caller = UserRow(id=bindparam("me"), usertype=usertype)
+    if kind == "pending":
+        where = pending_questions_for(caller)
+    elif kind == "listed":
+        where = questions_listed_for(caller)
+    else:
+        where = and_(
+            QuestionRow.doctor_id == bindparam("doctor_id"),
+            QuestionRow.patient_id == bindparam("patient_id"),
+        )
+    if by_status:
+        where = and_(where, QuestionRow.status == bindparam("status"))
+    page = paged_by_parameters(QUESTION_COLUMNS.where(where), QuestionRow.id, newest_first)
+    questions = page.subquery()
+    return RawQuery(
+        select(questions, *WITH_RESPONSE_COLUMNS)
+        .outerjoin(ResponseRow, ResponseRow.question_id == questions.c.id)
+        .order_by(questions.c.id.desc() if newest_first else questions.c.id, ResponseRow.id)
+    )
 
 
 async def _page(
-    ctx: Context, where: ColumnElement[bool], page: PageQuery, *, newest_first: bool = True
+    ctx: Context,
+    page: PageQuery,
+    kind: PageKind,
+    *,
+    status: QuestionStatus | None = None,
+    newest_first: bool = True,
+    **parameters: int,
 ) -> web.Response:
-    """A page of the questions `where` selects, with their answers (two statements), and one
-    audit event per patient they belong to."""
-    rows, next_cursor = await fetch_row_page(
-        ctx.db, QUESTION_COLUMNS.where(where), QuestionRow.id, page, newest_first=newest_first
-    )
-    answers: dict[int, list[Response]] = {row.id: [] for row in rows}
-    if rows:
-        found = await ctx.db.execute(
-            RESPONSE_COLUMNS.where(ResponseRow.question_id.in_(answers)).order_by(ResponseRow.id)
+    """A page of questions of `kind`, with their answers, and one audit event per patient
+    they belong to."""
+    query = _page_query(kind, ctx.user.usertype, status is not None, newest_first)
+    async with ctx.reader() as reader:
+        rows = await query.all(
+            reader,
+            me=ctx.user.id,
+            status=status,
+            **page_parameters(page, newest_first),
+            **parameters,
         )
-        for response in found:
-            answers[response.question_id].append(Response.model_validate(response._mapping))
-    ctx.audit.record_patients(QUESTION, {row.patient_id for row in rows})
-    items = [Question(**row._mapping, responses=answers[row.id]) for row in rows]
+    items, next_cursor = cut(_questions(rows), QuestionRow.id, page)
+    ctx.audit.record_patients(QUESTION, {question.patient_id for question in items})
     return json_response(Page[Question](items=items, next_cursor=next_cursor))
 
 
@@ -193,10 +242,7 @@ async def ask_question(ctx: Context) -> web.Response:
 )
 async def list_questions(ctx: Context) -> web.Response:
     query = ctx.query(QuestionQuery)
-    where = questions_listed_for(ctx.user)
-    if query.status is not None:
-        where = and_(where, QuestionRow.status == query.status)
-    return await _page(ctx, where, query)
+    return await _page(ctx, query, "listed", status=query.status)
 
 
 @routes.get("/api/questions/pending")
@@ -209,7 +255,7 @@ async def list_questions(ctx: Context) -> web.Response:
 )
 async def pending_questions(ctx: Context) -> web.Response:
     page = ctx.query(PageQuery)
-    return await _page(ctx, pending_questions_for(ctx.user), page, newest_first=False)
+    return await _page(ctx, page, "pending", newest_first=False)
 
 
 @routes.get("/api/questions/{id}")
@@ -217,7 +263,8 @@ async def pending_questions(ctx: Context) -> web.Response:
 async def get_question(ctx: Context) -> web.Response:
     question_id = ctx.path_id("id")
     async with ctx.reader() as reader:
-        found = _question(await QUESTION_WITH_RESPONSES.all(reader, question_id=question_id))
+        rows = await QUESTION_WITH_RESPONSES.all(reader, question_id=question_id)
+    found = next(iter(_questions(rows)), None)
     if found is not None:
         ctx.audit.about(QUESTION, found.id, found.patient_id)
     question = require_question_visible(ctx.user, found)
@@ -329,5 +376,4 @@ async def conversation(ctx: Context) -> web.Response:
     if doctor is None or doctor.usertype != UserType.doctor:
         raise NotFound("There is no such doctor.")
     page = ctx.query(PageQuery)
-    where = and_(QuestionRow.doctor_id == doctor_id, QuestionRow.patient_id == patient_id)
-    return await _page(ctx, where, page)
+    return await _page(ctx, page, "conversation", doctor_id=doctor_id, patient_id=patient_id)
