@@ -264,8 +264,14 @@ def load(
     return asyncio.run(_python_load(base, prefix, suffix, ids, connections, seconds, token))
 
 
+@dataclass(slots=True)
+class Served:
+    url: str
+    pid: int
+
+
 @contextmanager
-def naive_server(database_url: str) -> Iterator[str]:
+def naive_server(database_url: str) -> Iterator[Served]:
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.reference.naive", database_url, str(NAIVE_PORT)],
         stdout=subprocess.PIPE,
@@ -276,7 +282,7 @@ def naive_server(database_url: str) -> Iterator[str]:
         line = process.stdout.readline()  # blocks until it listens (or exits)
         if not line.startswith("naive is serving on "):
             raise RuntimeError("the naive server did not start")
-        yield line.removeprefix("naive is serving on ").strip()
+        yield Served(line.removeprefix("naive is serving on ").strip(), process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -290,6 +296,17 @@ def ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:.2f}×" if theirs else "–"
 
 
+def measured(
+    server: Served, path: str, ids: int, connections: int, seconds: int, token: str = ""
+) -> tuple[Load, float]:
+    """`load` on `path` (+ a random id in 1..ids), and the server's CPU milliseconds per
+    request (less noisy than the rate on a shared machine)."""
+    before = cpu_seconds(server.pid)
+    result = load(server.url, path, "", ids, connections, seconds, token)
+    used = cpu_seconds(server.pid) - before
+    return result, used * 1000 / max(1.0, result.rate * seconds)
+
+
 def reads(size: int, seconds: int) -> tuple[list[Row], Load]:
     """The single read and the pending page, medsys against naive, on `size` questions."""
     rows = []
@@ -299,12 +316,24 @@ def reads(size: int, seconds: int) -> tuple[list[Row], Load]:
         url = medsys.start()
         try:
             token = str(login(url, DOCTOR)["access_token"])
+            assert medsys.process is not None
+            ours_served = Served(url, medsys.process.pid)
             with naive_server(environment["MEDSYS_DATABASE_URL"]) as naive:
                 label = f"{size:,} questions"
                 for connections in (64, 8):
-                    ours = load(url, "/api/questions/", "", size, connections, seconds, token)
-                    theirs = load(naive, "/questions/", "", size, connections, seconds, "")
+                    ours, our_cpu = measured(
+                        ours_served, "/api/questions/", size, connections, seconds, token
+                    )
+                    theirs, their_cpu = measured(naive, "/questions/", size, connections, seconds)
                     if connections == 64:
+                        rows.append(
+                            Row(
+                                f"single read, server CPU ms per request, c64, {label}",
+                                f"{our_cpu:.2f}",
+                                f"{their_cpu:.2f}",
+                                ratio(our_cpu, their_cpu),
+                            )
+                        )
                         single = ours
                         rows.append(
                             Row(
@@ -330,8 +359,20 @@ def reads(size: int, seconds: int) -> tuple[list[Row], Load]:
                             ratio(ours.p50_ms, theirs.p50_ms),
                         )
                     )
-                ours = load(url, "/api/questions/pending?limit=50", "", 0, 64, seconds, token)
-                theirs = load(naive, f"/questions?doctor_id={doctor_id}", "", 0, 64, seconds, "")
+                ours, our_cpu = measured(
+                    ours_served, "/api/questions/pending?limit=50", 0, 64, seconds, token
+                )
+                theirs, their_cpu = measured(
+                    naive, f"/questions?doctor_id={doctor_id}", 0, 64, seconds
+                )
+                rows.append(
+                    Row(
+                        f"pending page of 50, server CPU ms per page, c64, {label}",
+                        f"{our_cpu:.2f}",
+                        f"{their_cpu:.2f}",
+                        ratio(our_cpu, their_cpu),
+                    )
+                )
                 rows.append(
                     Row(
                         f"pending page of 50, req/s, c64, {label}",
@@ -369,8 +410,39 @@ def _timed(call: Callable[..., None], *arguments: object) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """The CPU time a process (all its threads) has used; 0 for one that has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children += [int(child) for child in task.read_text().split()]
+        except FileNotFoundError:
+            continue
+    return children + [grandchild for child in children for grandchild in _descendants(child)]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a process and the processes it started (the server's workers)."""
+    return sum(cpu_seconds(process) for process in (pid, *_descendants(pid)))
+
+
+def postgres_cpu_seconds() -> float:
+    """The CPU time of every PostgreSQL process on this machine (its backends do the reads)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().split(" ", 2)[1].startswith("(postgres"):
+                total += cpu_seconds(int(stat.parent.name))
+        except FileNotFoundError:
+            continue
+    return total
 
 
 def wait_until_idle(pid: int, limit_seconds: float = 120) -> None:
@@ -503,15 +575,22 @@ def postgres_workers(admin_url: str, size: int, seconds: int) -> list[Row]:
                 medsys = LiveServer(environment, ("--workers", str(workers)))
                 url = medsys.start()
                 try:
+                    assert medsys.process is not None
                     token = str(login(url, DOCTOR)["access_token"])
+                    server_before = tree_cpu_seconds(medsys.process.pid)
+                    postgres_before = postgres_cpu_seconds()
                     rates[workers] = load(url, "/api/questions/", "", size, 64, seconds, token)
+                    # Where the two cores went: the load's ceiling is what medsys was left.
+                    server_share = (tree_cpu_seconds(medsys.process.pid) - server_before) / seconds
+                    postgres_share = (postgres_cpu_seconds() - postgres_before) / seconds
                     client_share = CLIENT_CPU.seconds / seconds
                 finally:
                     medsys.stop()
                 rows.append(
                     Row(
-                        f"PostgreSQL single read req/s, --workers {workers} "
-                        f"(wrk used {client_share:.0%} of a core)",
+                        f"PostgreSQL single read req/s, --workers {workers} (of a core: "
+                        f"medsys {server_share:.0%}, PostgreSQL {postgres_share:.0%}, "
+                        f"wrk {client_share:.0%})",
                         f"{rates[workers].rate:.0f}",
                         "",
                         "",

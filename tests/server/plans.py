@@ -7,13 +7,17 @@ from sqlalchemy import Select
 from server.db import one_session
 
 
-async def assert_reads_index(database_url: str, statement: Select[Any], index: str) -> None:
-    """The statement, with its parameters bound as the driver binds them, reads `index`
-    (PostgreSQL with sequential scans off, so that a small test table does not hide it)."""
+async def assert_reads_index(
+    database_url: str, statement: Select[Any], index: str, **values: object
+) -> None:
+    """The statement, with its parameters bound as the driver binds them (`values` for its
+    named ones), reads `index` (PostgreSQL with sequential scans off, so that a small test
+    table does not hide it)."""
     async with one_session(database_url) as db:
         connection = await db.connection()
         compiled = statement.compile(dialect=connection.dialect)
-        parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        bound = compiled.construct_params(values)
+        parameters = tuple(bound[name] for name in compiled.positiontup or ())
         if connection.dialect.name == "sqlite":
             explain = "EXPLAIN QUERY PLAN "
         else:

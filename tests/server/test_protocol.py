@@ -6,6 +6,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from server.pagination import encode_cursor
 from tests.server.conftest import Practice
 from tests.server.problems import field_problem, problem
 
@@ -87,6 +88,23 @@ async def test_limits_outside_1_to_200_are_422(
 async def test_garbled_cursors_are_400(client: TestClient, practice: Practice, cursor: str) -> None:
     patient = await practice.patient()
     await problem(await client.get(f"/api/questions?cursor={cursor}", headers=patient.headers), 400)
+
+
+async def test_cursors_past_the_database_integers_are_pages_not_errors(
+    client: TestClient, practice: Practice
+) -> None:
+    # A cursor is base64 JSON: one this server never gave can still decode to any integer,
+    # which the database's 64-bit ids cannot hold. Past the last id, the page is empty; before
+    # the first, newest first, everything is after it.
+    patient = await practice.patient()
+    await client.post("/api/questions", headers=patient.headers, json={"question_text": "Q"})
+    huge, negative = encode_cursor(2**70), encode_cursor(-(2**70))
+    everything = await client.get(f"/api/questions?cursor={huge}", headers=patient.headers)
+    assert everything.status == 200, await everything.text()
+    assert [item["question_text"] for item in (await everything.json())["items"]] == ["Q"]
+    nothing = await client.get(f"/api/questions?cursor={negative}", headers=patient.headers)
+    assert nothing.status == 200, await nothing.text()
+    assert (await nothing.json())["items"] == []
 
 
 async def test_health(client: TestClient) -> None:

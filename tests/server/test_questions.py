@@ -4,9 +4,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.access import pending_questions_for
-from server.api.questions import QUESTION_COLUMNS
-from server.orm import QuestionRow, UserRow
+from server.api.questions import _page_query
 from server.settings import Settings
 from shared.enums import UserType
 from tests.server.conftest import Actor, Practice
@@ -306,14 +304,14 @@ async def test_the_doctors_queue_is_oldest_first_and_reads_its_partial_index(
         f"/api/questions/pending?cursor={page['next_cursor']}", headers=doctor.headers
     )
     assert [question["id"] for question in (await rest.json())["items"]] == mine[2:]
-    # The statement of a doctor's queue reads the partial index, not every pending question
-    # sorted (a million questions later too).
-    statement = QUESTION_COLUMNS.where(pending_questions_for(doctor_row(doctor))).order_by(
-        QuestionRow.id
+    # The statement the server runs for a doctor's queue reads the partial index, not every
+    # pending question sorted (a million questions later too).
+    queue_query = _page_query("pending", UserType.doctor, by_status=False, newest_first=False)
+    await assert_reads_index(
+        settings.database_url,
+        queue_query.statement,
+        "ix_questions_pending_id",
+        me=doctor.id,
+        after=0,
+        limit=51,
     )
-    await assert_reads_index(settings.database_url, statement.limit(51), "ix_questions_pending_id")
-
-
-def doctor_row(actor: Actor) -> UserRow:
-    """The doctor as the server's access rules see them (the rules read only id and role)."""
-    return UserRow(id=actor.id, usertype=UserType.doctor)
