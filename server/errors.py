@@ -3,9 +3,11 @@
 import errno
 import json
 import logging
+import sqlite3
 from collections.abc import Iterable
 from http import HTTPStatus
 
+import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
@@ -122,6 +124,14 @@ def client_gone(request: web.Request) -> bool:
     return transport is None or transport.is_closing()
 
 
+DRIVER_UNAVAILABLE = (
+    asyncpg.InterfaceError,  # "connection is closed", and the like
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, cannot connect now
+    sqlite3.OperationalError,  # locked past the timeout, unreadable
+)
+
+
 def database_unavailable(error: BaseException, request: web.Request) -> bool:
     """Whether `error` means the database could not be reached or used for now (a restart, a
     lost connection, a full pool), rather than a fault in a query or a client that left."""
@@ -129,6 +139,10 @@ def database_unavailable(error: BaseException, request: web.Request) -> bool:
         return True
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
+    # The same, raised by the drivers themselves to the reads that go straight to them
+    # (server/rawsql.py): a connection lost or refused, a server shutting down, a locked file.
+    if isinstance(error, DRIVER_UNAVAILABLE):
+        return True
     # asyncpg raises these itself while connecting (refused, timed out); the same kinds from
     # the client's own connection mean the client went away.
     return isinstance(error, (ConnectionError, TimeoutError)) and not client_gone(request)

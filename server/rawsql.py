@@ -114,6 +114,11 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[DriverConnecti
     pooled = await engine.raw_connection()
     try:
         yield DriverConnection(pooled.driver_connection, engine.dialect)
+    except BaseException:
+        # Whatever failed on it (a lost server, a cancelled statement), the connection is not
+        # lent again: the pool opens a new one.
+        await greenlet_spawn(pooled.invalidate)
+        raise
     finally:
         # Given back in a greenlet: the pool's reset (PostgreSQL's rollback) awaits the driver.
         await greenlet_spawn(pooled.close)
