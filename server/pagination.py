@@ -70,28 +70,16 @@ async def fetch_page(
 ) -> tuple[list[RowT], str | None]:
     """One page of `statement` (its first entity) ordered by `id_column`, and the cursor of
     the next page."""
-    statement = paged(statement, id_column, page, newest_first)
-    return cut(list((await db.scalars(statement)).all()), id_column, page)
-
-
-def paged(
-    statement: Select[*tuple[Any, ...]],
-    id_column: InstrumentedAttribute[int],
-    page: PageQuery,
-    newest: bool,
-) -> Select[Any]:
-    """`statement` cut to the page: after the cursor, in id order, one row more than asked."""
-    if page.cursor is not None:
-        after = decode_cursor(page.cursor)
-        statement = statement.where(id_column < after if newest else id_column > after)
-    statement = statement.order_by(id_column.desc() if newest else id_column.asc())
-    return statement.limit(page.limit + 1)  # one more: is there a next page?
+    paged = paged_by_parameters(statement, id_column, newest_first)
+    rows = await db.scalars(paged, page_parameters(page, newest_first))
+    return cut(list(rows.all()), id_column, page)
 
 
 def cut(
     rows: list[RowT], id_column: InstrumentedAttribute[int], page: PageQuery
 ) -> tuple[list[RowT], str | None]:
-    """The page's rows of `paged`'s, and the cursor of the next page if there is one."""
+    """The page's rows of those `paged_by_parameters` read, and the cursor of the next page if
+    there is one."""
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
     next_cursor = encode_cursor(getattr(rows[-1], id_column.key)) if has_more else None
@@ -101,8 +89,9 @@ def cut(
 def paged_by_parameters(
     statement: Select[*tuple[Any, ...]], id_column: InstrumentedAttribute[int], newest: bool
 ) -> Select[*tuple[Any, ...]]:
-    """`paged`, with the cursor and the length as the parameters `after` and `limit` (see
-    `page_parameters`): one statement for every page, to compile once."""
+    """`statement` cut to a page: after the cursor, in id order, with the cursor and the length
+    as the parameters `after` and `limit` (see `page_parameters`), so that every page of a
+    list is one statement, compiled once."""
     after: BindParameter[int] = bindparam("after")  # typed by the id column it meets
     statement = statement.where(id_column < after if newest else id_column > after)
     statement = statement.order_by(id_column.desc() if newest else id_column.asc())

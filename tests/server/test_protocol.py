@@ -105,6 +105,13 @@ async def test_cursors_past_the_database_integers_are_pages_not_errors(
     nothing = await client.get(f"/api/questions?cursor={negative}", headers=patient.headers)
     assert nothing.status == 200, await nothing.text()
     assert (await nothing.json())["items"] == []
+    # The same for a list read through the ORM (the patient's own access log).
+    log = await client.get(f"/api/profile/access_log?cursor={huge}", headers=patient.headers)
+    assert log.status == 200, await log.text()
+    assert (await log.json())["items"]
+    log = await client.get(f"/api/profile/access_log?cursor={negative}", headers=patient.headers)
+    assert log.status == 200, await log.text()
+    assert (await log.json())["items"] == []
 
 
 async def test_health(client: TestClient) -> None:

@@ -7,6 +7,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from server.orm import XRayRow
+from server.pagination import paged_by_parameters
 from server.settings import Settings
 from tests.server.conftest import Actor, Practice
 from tests.server.plans import assert_reads_index
@@ -209,8 +210,12 @@ async def test_worklist_is_every_unsigned_film_oldest_first(
 
     # The query reads the partial index, not the whole table (a million films later too):
     # the statement the server runs, with its parameters bound as the driver binds them.
-    statement = select(XRayRow.id).where(XRayRow.unsigned()).order_by(XRayRow.id).limit(51)
-    await assert_reads_index(settings.database_url, statement, "ix_xrays_unsigned_id")
+    statement = paged_by_parameters(
+        select(XRayRow.id).where(XRayRow.unsigned()), XRayRow.id, newest=False
+    )
+    await assert_reads_index(
+        settings.database_url, statement, "ix_xrays_unsigned_id", after=0, limit=51
+    )
 
 
 async def counts(client: TestClient, actor: Actor) -> dict[str, Any]:
