@@ -98,8 +98,9 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
 
 
 def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    if time.monotonic() - record.info.get("checked_in", 0.0) < FRESH_SECONDS:
-        return
+    checked_in = record.info.get("checked_in")
+    if checked_in is None or time.monotonic() - checked_in < FRESH_SECONDS:
+        return  # opened for this checkout, or given back a moment ago
     try:
         dbapi_connection.ping()
     except Exception as error:
