@@ -31,7 +31,6 @@ from datetime import datetime
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
 from devtools.live_server import (
     LiveServer,
@@ -40,20 +39,17 @@ from devtools.live_server import (
     run_cli,
     server_environment,
 )
+from devtools.postgres import create_database
 
-POSTGRES = os.environ.get("MEDSYS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+POSTGRES = os.environ.get(
+    "MEDSYS_BENCH_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
 DATABASE = "medsys_bench_events"
 PASSWORD = "bench password 1"
 
 
 async def fresh_database() -> str:
-    admin = await asyncpg.connect(f"{POSTGRES}/postgres")
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await admin.execute(f"CREATE DATABASE {DATABASE}")
-    finally:
-        await admin.close()
-    return f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://')}/{DATABASE}"
+    return await create_database(POSTGRES, DATABASE, replace=True)
 
 
 async def token(http: aiohttp.ClientSession, url: str, email: str) -> dict[str, str]:

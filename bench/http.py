@@ -34,10 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import requests
 from sqlalchemy import insert, select
-from sqlalchemy.engine import make_url
 
 from devtools.live_server import (
     LiveServer,
@@ -50,6 +48,7 @@ from devtools.live_server import (
 from devtools.orthanc import URL as ORTHANC_URL
 from devtools.orthanc import in_private_network, start_orthanc
 from devtools.orthanc import installed as orthanc_installed
+from devtools.postgres import create_database, drop_database
 from server.db import open_engine
 from server.demo_images import radiograph_pixels, write_dicom
 from server.orm import AuditEventRow, QuestionRow, UserRow
@@ -560,27 +559,12 @@ def images(uploads: int) -> list[Row]:
     return rows
 
 
-async def _create_database(admin_url: str, name: str, drop: bool = False) -> None:
-    url = make_url(admin_url)
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, database=url.database
-    )
-    try:
-        if drop:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        else:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
 def postgres_workers(admin_url: str, size: int, seconds: int) -> list[Row]:
     """The single read on PostgreSQL, `serve --workers 2` against `--workers 1`."""
     name = f"medsys_bench_{os.getpid()}"
-    asyncio.run(_create_database(admin_url, name))
+    database_url = asyncio.run(create_database(admin_url, name))
     rows = []
     try:
-        database_url = make_url(admin_url).set(database=name).render_as_string(False)
         with tempfile.TemporaryDirectory() as scratch:
             environment, _ = build_database(Path(scratch), size, database_url)
             rates = {}
@@ -618,7 +602,7 @@ def postgres_workers(admin_url: str, size: int, seconds: int) -> list[Row]:
                 )
             )
     finally:
-        asyncio.run(_create_database(admin_url, name, drop=True))
+        asyncio.run(drop_database(admin_url, name))
     return rows
 
 

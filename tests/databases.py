@@ -11,8 +11,8 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
+from devtools.postgres import asyncpg_dsn, create_database, drop_database
 from server import orm  # noqa: F401  (registers the tables)
 from server.db import Base
 from server.migrate import upgrade_to_head
@@ -20,10 +20,6 @@ from server.migrate import upgrade_to_head
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 # Every table the models know, so a new one is emptied between tests without being listed here.
 TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
-
-
-def asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _probe(url: str) -> bool:
@@ -50,22 +46,14 @@ class PostgresDatabase:
         if not asyncio.run(_probe(LOCAL_POSTGRES)):
             return None
         name = f"medsys_test_{uuid.uuid4().hex[:12]}"
-        asyncio.run(self._admin(f'CREATE DATABASE "{name}"'))
+        self.url = asyncio.run(create_database(LOCAL_POSTGRES, name))
         self._created = name
-        self.url = make_url(LOCAL_POSTGRES).set(database=name).render_as_string(False)
         upgrade_to_head(self.url)
         return self.url
 
     def stop(self) -> None:
         if self._created is not None:
-            asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{self._created}" WITH (FORCE)'))
-
-    async def _admin(self, statement: str) -> None:
-        connection = await asyncpg.connect(asyncpg_dsn(LOCAL_POSTGRES))
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
+            asyncio.run(drop_database(LOCAL_POSTGRES, self._created))
 
 
 async def empty_postgres(url: str) -> None:

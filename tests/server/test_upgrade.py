@@ -11,12 +11,11 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pydicom
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
+from devtools.postgres import asyncpg_dsn, create_database, drop_database
 from server.access import pending_questions_for
 from server.db import one_session, open_engine
 from server.migrate import current_revision, upgrade_to_head
@@ -30,7 +29,6 @@ from server.orm import (
 )
 from server.storage import ImageStore
 from shared.enums import QuestionStatus, ResultStatus, UserType
-from tests.databases import asyncpg_dsn
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RELEASES = ["release-stop6", "release-stop14", "release-stop15"]
@@ -64,14 +62,11 @@ async def previous_release(
         return
     if postgres_url is None:
         pytest.skip("no PostgreSQL: set MEDSYS_TEST_POSTGRES_URL or run one on 127.0.0.1:5432")
-    admin_url = make_url(postgres_url).set(database="postgres")
     name = f"medsys_upgrade_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(asyncpg_dsn(admin_url.render_as_string(False)))
+    url = await create_database(postgres_url, name)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = make_url(postgres_url).set(database=name)
         # psql, not asyncpg: pg_dump's file holds psql meta-commands.
-        dsn = asyncpg_dsn(url.render_as_string(False))
+        dsn = asyncpg_dsn(url)
         command = [
             "psql",
             "-q",
@@ -84,10 +79,9 @@ async def previous_release(
         await asyncio.to_thread(
             subprocess.run, command, check=True, capture_output=True, timeout=120
         )
-        yield url.render_as_string(False)
+        yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(postgres_url, name)
 
 
 async def counts(database_url: str) -> dict[type, int]:
