@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import mmap
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,21 @@ from pydicom.dataset import Dataset
 from server.dicomweb.common import base_url, dicom_json
 from server.endpoint import STAFF, Context, Declaration, endpoint
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from server.ingest import AlreadyStored, Arrival, receive_instance, remove_unreferenced, store_image
+from server.ingest import (
+    AlreadyStored,
+    Arrival,
+    StoredImage,
+    receive_instance,
+    remove_unreferenced,
+    store_image,
+)
 from server.keys import DECODE_GATE, PIXEL_RENDERER, STORAGE
 from server.orm import XRayRow
 from shared.enums import AuditObjectType
 from shared.imaging import (
     DICOM,
     HEAD_BYTES,
+    DicomIdentity,
     ImageHeader,
     ImageRejected,
     read_header,
@@ -36,6 +45,8 @@ from shared.imaging import (
 routes = web.RouteTableDef()
 XRAY = AuditObjectType.xray
 READ_CHUNK = 256 * 1024
+# Parts of one request decoded and thumbnailed ahead of the one being filed.
+PREPARE_AHEAD = 16
 BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,200})"|([^";,\s]{1,200}))', re.IGNORECASE)
 # Failure reasons (PS3.4 C.4.2.1.5 and PS3.18's table): the codes viewers understand.
 UNREADABLE, WRONG_STUDY, NO_PIXELS, UNDECODABLE, TOO_LARGE = 0xC000, 0xA900, 0x0122, 0xC122, 0xA700
@@ -100,8 +111,20 @@ def _reason(error: ImageRejected) -> int:
     return UNREADABLE
 
 
-async def _store_part(ctx: Context, part: Path, study: str | None) -> tuple[int, Any]:
-    """(0, the stored instance's reference) or (a failure reason, the UIDs it had)."""
+@dataclass(slots=True)
+class _Prepared:
+    """A part checked, thumbnailed and placed in storage, waiting to be filed."""
+
+    identity: DicomIdentity
+    arrival: Arrival
+    stored: StoredImage
+
+
+Outcome = tuple[int, Any]  # (0, the stored instance's UIDs) or (a failure reason, the UIDs it had)
+
+
+async def _prepare_part(ctx: Context, part: Path, study: str | None) -> _Prepared | Outcome:
+    """Everything before the database: read, check, decode, thumbnail and place the part."""
     app = ctx.request.app
     try:
         data_head, header, sha256, size = await asyncio.to_thread(_examine, part)
@@ -125,20 +148,85 @@ async def _store_part(ctx: Context, part: Path, study: str | None) -> tuple[int,
     except ImageRejected as error:
         return _reason(error), identity
     arrival = Arrival(part, data_head, sha256, size, "STOW-RS", ctx.user.id)
+    return _Prepared(identity, arrival, stored)
+
+
+async def _file_parts(ctx: Context, batch: list[_Prepared | Outcome]) -> list[Outcome]:
+    """File the prepared parts of `batch` in one transaction; each is reported stored only
+    once it has committed. A part already stored (same SOPInstanceUID) adds nothing to the
+    transaction (receive_instance refuses it before adding anything), so the others go on."""
+    prepared = [item for item in batch if isinstance(item, _Prepared)]
+    duplicates: list[_Prepared] = []
+    filed: list[XRayRow] = []
     try:
-        filed = await receive_instance(ctx.db, ctx.audit, stored, arrival, ctx.now)
+        for item in prepared:
+            try:
+                row = await receive_instance(ctx.db, ctx.audit, item.stored, item.arrival, ctx.now)
+            except AlreadyStored:
+                duplicates.append(item)
+                continue
+            if isinstance(row, XRayRow):
+                filed.append(row)
         ctx.audit.flush_into(ctx.db)
-        await ctx.db.commit()  # reported stored only once committed
-        if isinstance(filed, XRayRow):
-            app[PIXEL_RENDERER].prerender(filed.sha256, filed.content_type)
-    except AlreadyStored:
-        await ctx.db.rollback()
-        await remove_unreferenced(ctx.db, sha256, stored.created)
+        await ctx.db.commit()
     except BaseException:
-        await ctx.db.rollback()
-        await remove_unreferenced(ctx.db, sha256, stored.created)
+        await _discard(ctx, prepared)
         raise
-    return 0, identity
+    await _discard(ctx, duplicates)
+    renderer = ctx.request.app[PIXEL_RENDERER]
+    for row in filed:
+        renderer.prerender(row.sha256, row.content_type)
+    return [(0, item.identity) if isinstance(item, _Prepared) else item for item in batch]
+
+
+async def _discard(ctx: Context, parts: list[_Prepared]) -> None:
+    """Roll back, and remove the files these parts placed unless a committed row uses them."""
+    await ctx.db.rollback()
+    for part in parts:
+        await remove_unreferenced(ctx.db, part.arrival.sha256, part.stored.created)
+
+
+async def _store_parts(ctx: Context, parts: list[Path], study: str | None) -> list[Outcome]:
+    """Each part prepared (in worker threads) while earlier ones are filed (on the request's
+    one database session), up to PREPARE_AHEAD at once: a part's decode and thumbnail then
+    overlap another's transaction instead of following it. The parts prepared by the time
+    one is filed are filed with it, in one transaction: a commit and the audit insert per
+    batch instead of per part."""
+    ahead = asyncio.Semaphore(PREPARE_AHEAD)
+    stopped = False
+
+    async def prepare(part: Path) -> _Prepared | Outcome:
+        async with ahead:
+            if stopped:
+                return UNREADABLE, None
+            return await _prepare_part(ctx, part, study)
+
+    pending = [asyncio.ensure_future(prepare(part)) for part in parts]
+    outcomes: list[Outcome] = []
+    taken = 0
+    try:
+        while taken < len(pending):
+            batch = [await pending[taken]]
+            taken += 1
+            # A part whose preparation failed is left for the next round's await to raise,
+            # after this batch is filed.
+            while taken < len(pending) and _prepared_well(pending[taken]):
+                batch.append(pending[taken].result())
+                taken += 1
+            outcomes += await _file_parts(ctx, batch)
+    finally:
+        # Cut short (the database failed, the server stops): the parts not started are not
+        # started, and those prepared but never filed must not stay in storage. A started
+        # preparation is let finish rather than cancelled: its worker thread would go on
+        # placing files that no one then removes.
+        stopped = True
+        left = await asyncio.gather(*pending[taken:], return_exceptions=True)
+        await _discard(ctx, [item for item in left if isinstance(item, _Prepared)])
+    return outcomes
+
+
+def _prepared_well(task: asyncio.Future[_Prepared | Outcome]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
 
 
 def _examine(part: Path) -> tuple[bytes, ImageHeader, str, int]:
@@ -174,7 +262,7 @@ async def store_instances(ctx: Context, study: str | None) -> web.Response:
         await asyncio.to_thread(body.unlink)
         if not parts:
             raise BadRequest("The body holds no part.")
-        outcomes = [await _store_part(ctx, part, study) for part in parts]
+        outcomes = await _store_parts(ctx, parts, study)
     finally:
         await asyncio.to_thread(_remove_folder, folder)
     return _answer(ctx, outcomes)
@@ -186,7 +274,7 @@ def _remove_folder(folder: Path) -> None:
     folder.rmdir()
 
 
-def _answer(ctx: Context, outcomes: list[tuple[int, Any]]) -> web.Response:
+def _answer(ctx: Context, outcomes: list[Outcome]) -> web.Response:
     stored, failed = [], []
     for reason, identity in outcomes:
         item = Dataset()
