@@ -4,7 +4,8 @@ Orthanc (its C-STORE SCP and its STOW-RS) when Orthanc and its DICOMweb plugin a
 
 Orthanc listens on every interface, so with Orthanc the whole run happens in a private network
 namespace: run as root, this script re-runs itself under `unshare -n` (loopback only). Prints
-instances per second and MB/s for each, and medsys's resident memory before and after.
+instances per second and MB/s for each, and the memory medsys takes before and after (the
+server and its decoding workers: the sum of their proportional set sizes).
 
     .venv/bin/python -m bench.dicom [--count 200]
 """
@@ -159,7 +160,9 @@ def run(count: int) -> None:
         print(f"{kind:10} {server:8} {rate:12.1f} {megabytes:8.1f}")
     if orthanc is None:
         print("Orthanc (with orthanc-dicomweb) is not installed: medsys alone")
-    print(f"medsys resident memory: {before:.0f} MB before, {after:.0f} MB after")
+    print(
+        f"medsys memory (with its decoding workers): {before:.0f} MB before, {after:.0f} MB after"
+    )
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ from devtools.live_server import (
     LiveServer,
     create_user,
     log_in,
+    process_tree,
     resident_mb,
     run_cli,
     server_environment,
@@ -417,19 +418,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _descendants(pid: int) -> list[int]:
-    children = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            children += [int(child) for child in task.read_text().split()]
-        except FileNotFoundError:
-            continue
-    return children + [grandchild for child in children for grandchild in _descendants(child)]
-
-
 def tree_cpu_seconds(pid: int) -> float:
     """`cpu_seconds` of a process and the processes it started (the server's workers)."""
-    return sum(cpu_seconds(process) for process in (pid, *_descendants(pid)))
+    return sum(cpu_seconds(process) for process in process_tree(pid))
 
 
 def postgres_cpu_seconds() -> float:
@@ -517,7 +508,12 @@ def images(uploads: int) -> list[Row]:
                 )
             )
             rows.append(
-                Row(f"server RSS after {uploads} uploads, MB", f"+{after - before:.0f}", "", "")
+                Row(
+                    f"server memory (with its decoding workers) after {uploads} uploads, MB",
+                    f"+{after - before:.0f}",
+                    "",
+                    "",
+                )
             )
 
             def fetch(address: str, extra: dict[str, str]) -> None:

@@ -1,8 +1,9 @@
 """Server memory while receiving uploads: it must not grow with the upload's size, and an image
 that decodes to far more than its file (a decompression bomb) must stay within the budget.
 
-Starts a real server process on a throw-away SQLite database and prints the server's peak
-resident memory (VmHWM) and its current one (VmRSS) after each case:
+Starts a real server process on a throw-away SQLite database and prints the peak resident
+memory (VmHWM) and the current one (VmRSS) of the server and its decoding workers, summed,
+after each case:
 - bodies of 1, 50 and 200 MB streamed from disk (refused as corrupt after being read whole);
 - a 10000×10000 16-bit PNG of zeros (194 KB on disk, 200 MB decoded), alone and four at once;
 - a DICOM with four 10000×10000 JPEG frames (a few MB on disk, 100 MB per decoded frame).
@@ -23,7 +24,7 @@ from pathlib import Path
 import aiohttp
 
 from devtools.hostile_images import write_multiframe_jpeg_dicom, write_png_bomb
-from devtools.live_server import LiveServer, run_cli, server_environment
+from devtools.live_server import LiveServer, memory_kb, process_tree, run_cli, server_environment
 from server.settings import DEFAULT_MAX_DECODED_BYTES
 
 SIZES_MB = (1, 50, 200)
@@ -32,13 +33,14 @@ MAX_DECODED_BYTES = DEFAULT_MAX_DECODED_BYTES
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
-    """(peak, current) resident memory of a process in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmHWM", "VmRSS"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields["VmHWM"], fields["VmRSS"]
+    """(peak, current) resident memory in MB of the server and the processes it started (its
+    decoding workers, where the images are decoded), summed over the processes: the sum of
+    their peaks is at least their peak together."""
+    tree = process_tree(pid)
+    return (
+        sum(memory_kb(process, "VmHWM") for process in tree) / 1024,
+        sum(memory_kb(process, "VmRSS") for process in tree) / 1024,
+    )
 
 
 def make_body_file(folder: Path, megabytes: int) -> Path:

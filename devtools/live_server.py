@@ -117,12 +117,45 @@ def create_user(
         raise RuntimeError(f"create-user {email} failed: {result.stderr}")
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and every process it started, and they started (the server's `--workers`,
+    its decoding workers and their fork server)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children += [int(child) for child in task.read_text().split()]
+        except FileNotFoundError:
+            continue
+    return [pid, *(process for child in children for process in process_tree(child))]
+
+
+def memory_kb(pid: int, field: str) -> int:
+    """A line of /proc/PID/status in kB: VmHWM (peak resident), VmRSS (resident now); 0 for
+    a process that has ended."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def proportional_kb(pid: int) -> int:
+    """A process's proportional set size (Pss): its resident memory with each page shared
+    with other processes (forked workers share their parent's) counted as its share, so the
+    sum over a process tree is the memory the tree takes. 0 for a process that has ended."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    return next(int(line.split()[1]) for line in lines if line.startswith("Pss:"))
+
+
 def resident_mb(pid: int) -> float:
-    """A process's resident memory (VmRSS) in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """The memory a process and all it started take (their proportional set sizes), in MB."""
+    return sum(proportional_kb(process) for process in process_tree(pid)) / 1024
 
 
 def log_in(url: str, email: str, password: str) -> dict[str, object]:

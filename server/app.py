@@ -80,6 +80,17 @@ async def _audit_writer(app: web.Application) -> AsyncIterator[None]:
     await writer.stop()
 
 
+async def _decoders(app: web.Application) -> AsyncIterator[None]:
+    gate = app[DECODE_GATE]
+    # In the background: the server answers meanwhile, and a decode asked for before the
+    # workers are up waits for them.
+    starting = asyncio.create_task(gate.start())
+    yield
+    # Not cancelled: its thread would go on starting workers that the close below misses.
+    await asyncio.gather(starting, return_exceptions=True)
+    await asyncio.to_thread(gate.close)
+
+
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     store = ImageStore(app[SETTINGS].storage_dir)
     await asyncio.to_thread(store.prepare)
@@ -116,7 +127,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[CLOCK] = clock
     app[PASSWORDS] = PasswordHasher.for_settings(settings)
     app[DECODE_GATE] = DecodeGate(settings.max_decoded_bytes, os.cpu_count() or 1)
-    app.cleanup_ctx.extend([_database, _audit_writer, _storage, _events, dicom_listener])
+    app.cleanup_ctx.extend([_database, _audit_writer, _decoders, _storage, _events, dicom_listener])
     app.on_shutdown.append(_close_event_sockets)
     app.on_response_prepare.append(_no_sniffing)
     app.on_response_prepare.append(cors_headers)

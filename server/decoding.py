@@ -1,9 +1,16 @@
-"""How much image decoding one server process does at a time, and giving its memory back.
+"""How much image decoding one server process does at a time, where, and giving its memory
+back.
 
 A decoded frame can take hundreds of MB while its file takes a few hundred KB, so decodes
 are admitted against a memory budget: in arrival order, as many at once as fit in the budget
 and the CPUs. An honest user's big upload waits its turn instead of being refused; a hostile
 burst cannot take more than the budget.
+
+Decodes run in worker processes, one per CPU. Decoding a film is mostly Python (pydicom's
+parser, its LUTs): in the server's own threads it held the GIL the event loop and the
+database need, and a burst of arrivals was bound to one core (measured with
+`bench.dicom`: 57 STOW instances/s in threads, 77 in worker processes, same run).
+A decoder that crashes on a hostile file takes down a worker, not the server.
 """
 
 import asyncio
@@ -11,9 +18,17 @@ import collections
 import ctypes
 import ctypes.util
 import logging
-from collections.abc import AsyncIterator
+import multiprocessing
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+from shared.imaging import ImageRejected
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +63,21 @@ def trim_free_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fresh server process that has imported the decoders: not from
+    this one, whose threads (the database's, the DICOM listener's) may hold locks at the
+    fork, and quicker to start than a spawned interpreter importing numpy and pydicom."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["server.imaging", "server.pixels"])
+    return context
+
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
 @dataclass(slots=True)
 class _Waiter:
     cost: int
@@ -64,6 +94,73 @@ class DecodeGate:
         self.in_use = 0
         self.running = 0
         self._queue: collections.deque[_Waiter] = collections.deque()
+        self._workers: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    async def decode(
+        self,
+        cost_bytes: int,
+        function: Callable[Params, Result],
+        *args: Params.args,
+        **kwargs: Params.kwargs,
+    ) -> Result:
+        """`function(*args)` in a worker process, once admitted. `function` and its arguments
+        cross to the worker by pickling: a module-level function, paths, small values."""
+        loop = asyncio.get_running_loop()
+        async with self.admit(cost_bytes):
+            workers = self._pool()
+            try:
+                return await loop.run_in_executor(workers, _call, function, args, kwargs)
+            except BrokenProcessPool:
+                # A worker died (a decoder crashed, or was killed), and every decode in that
+                # pool failed with it. Each is tried again alone, in a process of its own: the
+                # image that kills its decoder then fails by itself.
+                self._discard(workers)
+                log.warning("an image decoding worker died; its decodes are tried again alone")
+            alone = self._new_pool(1)
+            try:
+                return await loop.run_in_executor(alone, _call, function, args, kwargs)
+            except BrokenProcessPool:
+                raise ImageRejected("The image cannot be decoded: its decoder stopped.") from None
+            finally:
+                alone.shutdown(wait=False)
+
+    async def start(self) -> None:
+        """Start the worker processes now rather than at the first decode (the first start
+        in a process also starts the fork server, ~0.6 s, in a thread: the loop runs on)."""
+        await asyncio.to_thread(self._start_workers)
+
+    def _start_workers(self) -> None:
+        workers = self._pool()
+        for started in [workers.submit(os.getpid) for _ in range(self.max_running)]:
+            started.result()
+
+    def close(self) -> None:
+        """Stop the worker processes (blocking: waits for them to exit)."""
+        with self._pool_lock:
+            workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.shutdown(wait=True, cancel_futures=True)
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._pool_lock:  # start() makes it in a thread, a decode on the loop
+            if self._workers is None:
+                self._workers = self._new_pool(self.max_running)
+            return self._workers
+
+    @staticmethod
+    def _new_pool(workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            workers,
+            mp_context=_worker_context(),
+            initializer=return_large_allocations_to_the_system,
+        )
+
+    def _discard(self, workers: ProcessPoolExecutor) -> None:
+        with self._pool_lock:
+            if self._workers is workers:
+                self._workers = None
+        workers.shutdown(wait=False, cancel_futures=True)
 
     def _fits(self, cost: int) -> bool:
         return self.running < self.max_running and self.in_use + cost <= self.budget_bytes
@@ -102,10 +199,19 @@ class DecodeGate:
             yield
         finally:
             self._release(cost)
-            if self.running == 0:
-                await asyncio.to_thread(trim_free_memory)
 
     def _release(self, cost: int) -> None:
         self.in_use -= cost
         self.running -= 1
         self._admit_waiting()
+
+
+def _call(
+    function: Callable[..., Result], args: tuple[object, ...], kwargs: dict[str, object]
+) -> Result:
+    """In a worker: run one decode, and give the heap's free pages back when it is done (the
+    next may be hours away; a decoded frame's freed memory should not wait that long)."""
+    try:
+        return function(*args, **kwargs)
+    finally:
+        trim_free_memory()

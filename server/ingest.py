@@ -116,28 +116,42 @@ async def store_image(
             raise ImageRejected("Only PNG, JPEG and DICOM images are accepted.")
         header = await asyncio.to_thread(read_header, temp_path, content_type)
     limits.check(header)
-    async with gate.admit(header.decode_bytes):
-        # One trip to a worker thread for the decode and both moves: per film, each trip is
-        # a wake-up of the event loop that a burst of arrivals pays many times over.
-        return await asyncio.to_thread(_thumbnail_and_place, store, temp_path, header, sha256)
-
-
-def _thumbnail_and_place(
-    store: ImageStore, temp_path: Path, header: ImageHeader, sha256: str
-) -> StoredImage:
     thumbnail_temp = store.new_temp_path()
     try:
-        kind = write_thumbnail(temp_path, header, thumbnail_temp)
-        stored = StoredImage(header=header, thumbnail_type=kind)
+        kind = await gate.decode(
+            header.decode_bytes, write_thumbnail, temp_path, header, thumbnail_temp
+        )
+    except BaseException:
+        await asyncio.to_thread(thumbnail_temp.unlink, True)
+        raise
+    # Both moves in one trip to a thread: per film, each trip is a wake-up of the event loop
+    # that a burst of arrivals pays many times over.
+    return await asyncio.to_thread(_place, store, temp_path, thumbnail_temp, header, sha256, kind)
+
+
+def _place(
+    store: ImageStore,
+    temp_path: Path,
+    thumbnail_temp: Path,
+    header: ImageHeader,
+    sha256: str,
+    thumbnail_type: str,
+) -> StoredImage:
+    stored = StoredImage(header=header, thumbnail_type=thumbnail_type)
+    try:
         for temp, final in (
             (temp_path, store.original_path(sha256)),
-            (thumbnail_temp, store.thumbnail_path(sha256, kind)),
+            (thumbnail_temp, store.thumbnail_path(sha256, thumbnail_type)),
         ):
             if store.place(temp, final):
                 stored.created.append(final)
-        return stored
+    except BaseException:
+        for path in stored.created:
+            path.unlink(missing_ok=True)
+        raise
     finally:
         thumbnail_temp.unlink(missing_ok=True)
+    return stored
 
 
 @dataclass(slots=True)

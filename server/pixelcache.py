@@ -85,8 +85,9 @@ class PixelRenderer:
             return transform
         original = self._store.original_path(sha256)
         header = await asyncio.to_thread(read_header, original, content_type)
-        async with self._gate.admit(header.decode_bytes):
-            return await asyncio.to_thread(render_pixels, original, content_type, path)
+        return await self._gate.decode(
+            header.decode_bytes, render_pixels, original, content_type, path
+        )
 
     async def _quiet(self) -> None:
         """Until no film has arrived for QUIET_SECONDS (the last one included)."""

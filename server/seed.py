@@ -17,6 +17,7 @@ from server.demo_images import radiograph_pixels, write_dicom, write_jpeg, write
 from server.ingest import (
     Arrival,
     FilmFields,
+    StoredImage,
     image_columns,
     new_xray,
     receive_instance,
@@ -57,6 +58,17 @@ DEMO_ACCOUNTS = (
 )
 
 
+async def _stored(
+    store: ImageStore, settings: Settings, source: Path, head: bytes, sha256: str
+) -> StoredImage:
+    """A demo film through the ingest path's checks, thumbnail and storage."""
+    gate = DecodeGate(settings.max_decoded_bytes, 1)
+    try:
+        return await store_image(store, gate, settings.image_limits, source, head, sha256)
+    finally:
+        await asyncio.to_thread(gate.close)
+
+
 async def _add_xray(
     db: AsyncSession,
     store: ImageStore,
@@ -72,8 +84,7 @@ async def _add_xray(
     head = data[:132]
     assert sniff_content_type(head) is not None
     sha256 = hashlib.sha256(data).hexdigest()
-    gate = DecodeGate(settings.max_decoded_bytes, 1)
-    stored = await store_image(store, gate, settings.image_limits, source, head, sha256)
+    stored = await _stored(store, settings, source, head, sha256)
     fields = FilmFields(name, xray_type, f"{name}, taken at the practice.")
     columns = image_columns(stored, sha256, len(data), utcnow())
     xray = new_xray(columns, patient.id, uploader.id, fields)
@@ -236,8 +247,7 @@ async def _add_unmatched(db: AsyncSession, store: ImageStore, settings: Settings
     await asyncio.to_thread(writer, path, radiograph_pixels(seed=4))
     data = await asyncio.to_thread(path.read_bytes)
     sha256 = hashlib.sha256(data).hexdigest()
-    gate = DecodeGate(settings.max_decoded_bytes, 1)
-    stored = await store_image(store, gate, settings.image_limits, path, data[:132], sha256)
+    stored = await _stored(store, settings, path, data[:132], sha256)
     arrival = Arrival(path, data[:132], sha256, len(data), "C-STORE from DX-ROOM1", None)
     audit = AuditTrail(ip=None, action=AuditAction.create, subject=None)
     await receive_instance(db, audit, stored, arrival, utcnow())

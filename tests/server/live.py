@@ -81,11 +81,3 @@ async def upload_file(
         form.add_field("image", handle, filename=path.name)
         async with http.post(f"{url}/api/xrays", data=form, headers=headers) as response:
             return response.status, await response.json()
-
-
-def memory_kb(pid: int, field: str) -> int:
-    """VmHWM (peak) or VmRSS (now) of a process, in kB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise LookupError(field)

@@ -1,8 +1,17 @@
-"""The decode gate: decodes wait their turn for memory, in arrival order, and never exceed it."""
+"""The decode gate: decodes wait their turn for memory, in arrival order, and never exceed it;
+they run in worker processes, and a worker that dies takes only its own image with it."""
 
 import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
 
 from server.decoding import DecodeGate
+from server.demo_images import radiograph_pixels, write_dicom
+from server.imaging import write_thumbnail
+from shared.imaging import DICOM, ImageRejected, read_header
 
 MB = 1024 * 1024
 
@@ -84,3 +93,54 @@ async def test_a_cost_over_the_budget_runs_alone_rather_than_never() -> None:
     gate = DecodeGate(budget_bytes=10 * MB, max_running=4)
     async with gate.admit(50 * MB):
         assert gate.in_use == 10 * MB
+
+
+def _worker_pid() -> int:
+    return os.getpid()
+
+
+def _die() -> int:
+    os.kill(os.getpid(), signal.SIGKILL)  # what a decoder crashing on a hostile file does
+    raise AssertionError("unreachable")
+
+
+async def test_decodes_run_in_worker_processes_and_a_dying_one_takes_only_its_image() -> None:
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=2)
+    try:
+        await gate.start()
+        workers = {await gate.decode(MB, _worker_pid) for _ in range(4)}
+        assert os.getpid() not in workers
+        # The film that kills its decoder fails; the two decoded beside it, in the same
+        # pool, do not.
+        dying, *others = await asyncio.gather(
+            gate.decode(MB, _die),
+            gate.decode(MB, _worker_pid),
+            gate.decode(MB, _worker_pid),
+            return_exceptions=True,
+        )
+        assert isinstance(dying, ImageRejected)
+        assert "cannot be decoded" in str(dying)
+        assert all(isinstance(pid, int) and pid != os.getpid() for pid in others), others
+        # The next image is decoded as usual, by new workers; nothing is left held.
+        assert await gate.decode(MB, _worker_pid) not in workers | {os.getpid()}
+        assert (gate.in_use, gate.running) == (0, 0)
+    finally:
+        await asyncio.to_thread(gate.close)
+
+
+async def test_a_thumbnail_is_written_by_a_worker_and_its_errors_reach_the_caller(
+    tmp_path: Path,
+) -> None:
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=1)
+    good, bad = tmp_path / "film.dcm", tmp_path / "truncated.dcm"
+    write_dicom(good, radiograph_pixels(64, 64, seed=1))
+    bad.write_bytes(good.read_bytes()[:-2000])  # pixel data cut short
+    try:
+        header = read_header(good, DICOM)
+        kind = await gate.decode(MB, write_thumbnail, good, header, tmp_path / "thumb")
+        assert kind == "image/jpeg"
+        assert (tmp_path / "thumb").read_bytes()[:3] == b"\xff\xd8\xff"
+        with pytest.raises(ImageRejected):
+            await gate.decode(MB, write_thumbnail, bad, header, tmp_path / "bad-thumb")
+    finally:
+        await asyncio.to_thread(gate.close)

@@ -1,5 +1,6 @@
 """Decompression bombs: an image small on disk and huge decoded must not take the server's
-memory (a real server process; its peak resident memory is read from /proc)."""
+memory (a real server process and its decoding workers; their peak resident memory is read
+from /proc)."""
 
 from pathlib import Path
 
@@ -7,7 +8,8 @@ import aiohttp
 import pytest
 
 from devtools.hostile_images import write_multiframe_jpeg_dicom, write_png_bomb
-from tests.server.live import login, memory_kb, prepared_environment, running, upload_file
+from devtools.live_server import memory_kb, process_tree
+from tests.server.live import login, prepared_environment, running, upload_file
 from tests.server.uploads import png_bytes
 
 SIDE = 6000  # 72 MB decoded at 16 bits, 36 MB per 8-bit frame
@@ -18,19 +20,27 @@ def environment(tmp_path: Path) -> dict[str, str]:
     return prepared_environment(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'medsys.db'}")
 
 
+def peaks_kb(pid: int) -> dict[int, int]:
+    return {process: memory_kb(process, "VmHWM") for process in process_tree(pid)}
+
+
 async def peak_rise_kb(environment: dict[str, str], path: Path, tmp_path: Path) -> int:
-    """How far the server's peak memory rises while it takes `path` (after a warm-up upload
-    that loads the decoders)."""
+    """How far the peak memory of the server and its decoding workers rises while it takes
+    `path` (after warm-up uploads that load the decoders in each worker): the sum of every
+    process's rise, since the decode happens in a worker and the upload in the server."""
     warm_up = tmp_path / "small.png"
     warm_up.write_bytes(png_bytes())
     with running(environment) as server:
         async with aiohttp.ClientSession() as http:
             headers = await login(http, server.url)
-            assert (await upload_file(http, server.url, headers, warm_up))[0] == 201
-            before = memory_kb(server.pid, "VmHWM")
+            for _ in range(4):
+                assert (await upload_file(http, server.url, headers, warm_up))[0] == 201
+            before = peaks_kb(server.pid)
             status, body = await upload_file(http, server.url, headers, path)
             assert status == 201, body
-            return memory_kb(server.pid, "VmHWM") - before
+            after = peaks_kb(server.pid)
+            assert len(after) > 1, "the decoding workers are the server's descendants"
+            return sum(peak - before.get(process, 0) for process, peak in after.items())
 
 
 async def test_a_16_bit_png_bomb_costs_about_its_decoded_size(
