@@ -31,7 +31,9 @@ from server.errors import problem_middleware
 from server.events import socket as event_socket
 from server.events.hub import EventHub
 from server.groupcommit import AuditWriter
+from server.ingest import ArrivalFiler
 from server.keys import (
+    ARRIVALS,
     AUDIT_WRITER,
     CLOCK,
     DECODE_GATE,
@@ -78,6 +80,15 @@ async def _audit_writer(app: web.Application) -> AsyncIterator[None]:
     app[AUDIT_WRITER] = writer
     yield
     await writer.stop()
+
+
+async def _arrivals(app: web.Application) -> AsyncIterator[None]:
+    # The hub is looked up when a batch has committed: it starts after this.
+    filer = ArrivalFiler(app[SESSIONMAKER], app[CLOCK], lambda: app[EVENT_HUB].wake())
+    filer.start()
+    app[ARRIVALS] = filer
+    yield
+    await filer.stop()
 
 
 async def _decoders(app: web.Application) -> AsyncIterator[None]:
@@ -127,7 +138,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[CLOCK] = clock
     app[PASSWORDS] = PasswordHasher.for_settings(settings)
     app[DECODE_GATE] = DecodeGate(settings.max_decoded_bytes, os.cpu_count() or 1)
-    app.cleanup_ctx.extend([_database, _audit_writer, _decoders, _storage, _events, dicom_listener])
+    app.cleanup_ctx.extend(
+        [_database, _audit_writer, _arrivals, _decoders, _storage, _events, dicom_listener]
+    )
     app.on_shutdown.append(_close_event_sockets)
     app.on_response_prepare.append(_no_sniffing)
     app.on_response_prepare.append(cors_headers)

@@ -22,9 +22,8 @@ from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from server.audit import AuditTrail
-from server.db import utcnow
-from server.ingest import AlreadyStored, Arrival, receive_instance, remove_unreferenced, store_image
-from server.keys import DECODE_GATE, EVENT_HUB, PIXEL_RENDERER, SESSIONMAKER, SETTINGS, STORAGE
+from server.ingest import Arrival, Received, remove_unreferenced, store_image
+from server.keys import ARRIVALS, DECODE_GATE, PIXEL_RENDERER, SESSIONMAKER, SETTINGS, STORAGE
 from server.orm import XRayRow
 from shared.enums import AuditAction
 from shared.imaging import DICOM, HEAD_BYTES, ImageHeader, ImageRejected, read_header
@@ -158,24 +157,21 @@ class DicomListener:
             log.warning("%s refused: %s", source, error)
             return OUT_OF_RESOURCES if "allowed" in str(error) else CANNOT_UNDERSTAND
         audit = AuditTrail(ip=address, action=AuditAction.create, subject=None)
-        async with app[SESSIONMAKER]() as db:
-            try:
-                filed = await receive_instance(db, audit, stored, arrival, utcnow())
-                audit.flush_into(db)
-                await db.commit()
-            except AlreadyStored:
-                await db.rollback()
-                await remove_unreferenced(db, sha256, stored.created)
-                return SUCCESS  # stored before: the modality may forget it
-            except Exception:
-                await db.rollback()
-                await remove_unreferenced(db, sha256, stored.created)
-                raise
-            if db.info.pop("announced", None):
-                app[EVENT_HUB].wake()  # SQLite: this process is the only one to tell
-        if isinstance(filed, XRayRow):
+        # Filed with the films arriving meanwhile on every association (and STOW-RS).
+        try:
+            filed = await app[ARRIVALS].submit(Received(stored, arrival, audit))
+        except Exception:
+            await self._remove_files(sha256, stored.created)
+            raise
+        if filed is None:
+            await self._remove_files(sha256, stored.created)  # stored before: may be forgotten
+        elif isinstance(filed, XRayRow):
             app[PIXEL_RENDERER].prerender(filed.sha256, filed.content_type)
         return SUCCESS
+
+    async def _remove_files(self, sha256: str, created: list[Path]) -> None:
+        async with self._app[SESSIONMAKER]() as db:
+            await remove_unreferenced(db, sha256, created)
 
 
 def _spool(data: bytes, temp: Path) -> tuple[str, ImageHeader]:

@@ -1,19 +1,21 @@
-"""Group commit of the audit events of reads (and the refreshed last-seen times of their
-sessions).
+"""Group commit: many requests' writes in one transaction.
 
-A read changes nothing but the trail, and its answer may leave only once its audit events are
-committed. Committing each read's events in a transaction of its own costs an INSERT and a
-COMMIT per request, holding SQLite's one connection meanwhile. Here a read hands its events
-over and waits: one task writes every event handed over meanwhile in one multi-row INSERT and
-one COMMIT, then releases all of their requests at once. Under load a batch holds the events of
-many requests; alone, a request waits for its own transaction as before.
+A write's answer may leave only once what it wrote is committed. Committing each in a
+transaction of its own costs a BEGIN, its statements and a COMMIT per request, holding
+SQLite's one connection meanwhile. Here a request hands its item over and waits: one task
+writes every item handed over meanwhile in one transaction, then releases all of their
+requests at once. Under load a batch holds the items of many requests; alone, a request waits
+for its own transaction as before.
+
+Two kinds use it: the audit events of reads (and the refreshed last-seen times of their
+sessions), and the films that arrive over DICOM (STOW-RS parts, C-STORE instances).
 """
 
 import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,27 +26,41 @@ from server.orm import AuditEventRow, SessionRow
 log = logging.getLogger(__name__)
 AUDIT_TABLE = cast(Table, AuditEventRow.__table__)
 
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
 
 @dataclass(slots=True)
-class _Waiting:
-    rows: list[AuditValues]
-    touches: list[dict[str, object]]  # {"id": session id, "last_seen_at": when}
-    committed: asyncio.Future[None]
+class _Waiting(Generic[Item, Outcome]):
+    item: Item
+    committed: asyncio.Future[Outcome]
 
 
-class AuditWriter:
-    """Writes handed-over audit events in shared transactions; `write` returns once the
-    caller's events are committed, and raises what the commit raised."""
+class GroupCommit(Generic[Item, Outcome]):
+    """Writes handed-over items in shared transactions; `submit` returns an item's outcome
+    once it is committed, and raises what the commit raised."""
+
+    name = "group commit"
+    # When a batch of several fails, try each of its items again in a transaction of its own,
+    # so that one item's failure (a constraint it breaks) is its own only.
+    retry_alone = False
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
-        self._waiting: list[_Waiting] = []
+        self._waiting: list[_Waiting[Item, Outcome]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
+    async def write_batch(self, db: AsyncSession, items: list[Item]) -> list[Outcome]:
+        """Add `items` to `db`'s transaction (not committed); their outcomes, in order."""
+        raise NotImplementedError
+
+    def after_commit(self, db: AsyncSession) -> None:
+        """Called once a batch has committed, before its requests are released."""
+
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="audit group commit")
+        self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
         """After the last request: write what is still waiting, then end."""
@@ -54,26 +70,18 @@ class AuditWriter:
         self._wake.set()
         await self._task
 
-    async def write(
-        self, events: list[AuditValues], touch: tuple[str, datetime] | None = None
-    ) -> None:
-        """Commit `events`, and a session's new last-seen time (`touch`: its id, the time)."""
-        if not events and touch is None:
-            return
+    async def submit(self, item: Item) -> Outcome:
         if self._task is None or self._task.done():
-            raise RuntimeError("the audit writer is not running")
-        touches: list[dict[str, object]] = []
-        if touch is not None:
-            touches.append({"id": touch[0], "last_seen_at": touch[1]})
-        waiting = _Waiting(events, touches, asyncio.get_running_loop().create_future())
+            raise RuntimeError(f"the {self.name} is not running")
+        waiting = _Waiting[Item, Outcome](item, asyncio.get_running_loop().create_future())
         # Its failure is retrieved even when the request has gone (no "never retrieved" noise).
         waiting.committed.add_done_callback(_retrieve)
         self._waiting.append(waiting)
         self._wake.set()
-        # Shielded: a client that leaves does not take its events out of the batch.
-        await asyncio.shield(waiting.committed)
+        # Shielded: a client that leaves does not take its item out of the batch.
+        return await asyncio.shield(waiting.committed)
 
-    def _take(self) -> list[_Waiting]:
+    def _take(self) -> list[_Waiting[Item, Outcome]]:
         batch, self._waiting = self._waiting, []
         self._wake.clear()
         return batch
@@ -83,30 +91,62 @@ class AuditWriter:
             await self._wake.wait()
             await self._commit(self._take())
 
-    async def _commit(self, batch: list[_Waiting]) -> None:
+    async def _commit(self, batch: list[_Waiting[Item, Outcome]]) -> None:
         if not batch:
             return
         try:
             async with self._sessionmaker() as db:
-                rows = [row for item in batch for row in item.rows]
-                if rows:  # Core, not the ORM's bulk insert: a third of the time for fifty rows
-                    await db.execute(insert(AUDIT_TABLE), rows)
-                touches = [touch for item in batch for touch in item.touches]
-                if touches:  # by primary key, one statement for all
-                    await db.execute(update(SessionRow), touches)
+                outcomes = await self.write_batch(db, [waiting.item for waiting in batch])
                 await db.commit()
+                self.after_commit(db)
         except Exception as error:
+            if self.retry_alone and len(batch) > 1:
+                for waiting in batch:
+                    await self._commit([waiting])
+                return
             # Every request of the batch fails as its own commit would have: none is answered.
-            log.warning("group commit of %d audit event set(s) failed: %s", len(batch), error)
-            for item in batch:
-                if not item.committed.done():
-                    item.committed.set_exception(error)
+            log.warning("%s of %d item(s) failed: %s", self.name, len(batch), error)
+            for waiting in batch:
+                if not waiting.committed.done():
+                    waiting.committed.set_exception(error)
             return
-        for item in batch:
-            if not item.committed.done():
-                item.committed.set_result(None)
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            if not waiting.committed.done():
+                waiting.committed.set_result(outcome)
 
 
-def _retrieve(committed: asyncio.Future[None]) -> None:
+def _retrieve(committed: "asyncio.Future[Any]") -> None:
     if not committed.cancelled():
         committed.exception()
+
+
+@dataclass(slots=True)
+class _AuditItem:
+    rows: list[AuditValues]
+    touches: list[dict[str, object]]  # {"id": session id, "last_seen_at": when}
+
+
+class AuditWriter(GroupCommit[_AuditItem, None]):
+    """The audit events of reads, in shared transactions."""
+
+    name = "audit group commit"
+
+    async def write(
+        self, events: list[AuditValues], touch: tuple[str, datetime] | None = None
+    ) -> None:
+        """Commit `events`, and a session's new last-seen time (`touch`: its id, the time)."""
+        if not events and touch is None:
+            return
+        touches: list[dict[str, object]] = []
+        if touch is not None:
+            touches.append({"id": touch[0], "last_seen_at": touch[1]})
+        await self.submit(_AuditItem(events, touches))
+
+    async def write_batch(self, db: AsyncSession, items: list[_AuditItem]) -> list[None]:
+        rows = [row for item in items for row in item.rows]
+        if rows:  # Core, not the ORM's bulk insert: a third of the time for fifty rows
+            await db.execute(insert(AUDIT_TABLE), rows)
+        touches = [touch for item in items for touch in item.touches]
+        if touches:  # by primary key, one statement for all
+            await db.execute(update(SessionRow), touches)
+        return [None] * len(items)

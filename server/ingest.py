@@ -5,20 +5,23 @@ seed) goes through here, so all get the same checks, storage, audit and events.
 """
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit import AuditTrail
 from server.decoding import DecodeGate
 from server.errors import Conflict
+from server.events.outbox import announce_all
+from server.groupcommit import GroupCommit
 from server.imaging import ImageLimits, write_thumbnail
 from server.orm import StoredInstance, UnmatchedRow, UserRow, XRayRow
-from server.results import announce_arrival
+from server.results import arrival_event
 from server.storage import ImageStore
 from shared.enums import AuditAction, AuditObjectType, UserType, XRayType
 from shared.imaging import (
@@ -30,6 +33,7 @@ from shared.imaging import (
 )
 
 XRAY = AuditObjectType.xray
+CREATE = AuditAction.create
 
 
 @dataclass(slots=True)
@@ -182,23 +186,32 @@ class AlreadyStored(Conflict):
         super().__init__("This DICOM instance is already stored (same SOPInstanceUID).")
 
 
-async def already_stored(db: AsyncSession, sop_instance_uid: str) -> bool:
-    live = select(XRayRow.id).where(XRayRow.sop_instance_uid == sop_instance_uid, XRayRow.live())
-    waiting = select(UnmatchedRow.id).where(UnmatchedRow.sop_instance_uid == sop_instance_uid)
-    found = await db.scalar(select(func.count()).select_from(live.union_all(waiting).subquery()))
-    return bool(found)
+async def stored_instance_uids(db: AsyncSession, uids: list[str]) -> set[str]:
+    """Those of `uids` that are a live x-ray's or wait in the inbox."""
+    live = select(XRayRow.sop_instance_uid).where(
+        XRayRow.sop_instance_uid.in_(uids), XRayRow.live()
+    )
+    waiting = select(UnmatchedRow.sop_instance_uid).where(UnmatchedRow.sop_instance_uid.in_(uids))
+    return set((await db.scalars(live.union_all(waiting))).all())
 
 
-async def patient_for_file(db: AsyncSession, identity: DicomIdentity | None) -> UserRow | None:
-    """The patient whose medical record number is the file's PatientID (any case)."""
-    if identity is None or not identity.patient_id:
+def _record_key(identity: DicomIdentity | None) -> str | None:
+    """How a file's PatientID is matched to a medical record number: trimmed, any case."""
+    if identity is None or not identity.patient_id or not identity.patient_id.strip():
         return None
-    return await db.scalar(
+    return identity.patient_id.strip().lower()
+
+
+async def patients_by_record_number(db: AsyncSession, keys: set[str]) -> dict[str, UserRow]:
+    """The patients whose medical record numbers are `keys` (as `_record_key` gives them)."""
+    if not keys:
+        return {}
+    found = await db.scalars(
         select(UserRow).where(
-            func.lower(UserRow.record_number) == identity.patient_id.strip().lower(),
-            UserRow.usertype == UserType.patient,
+            func.lower(UserRow.record_number).in_(keys), UserRow.usertype == UserType.patient
         )
     )
+    return {str(patient.record_number).lower(): patient for patient in found}
 
 
 BODY_PARTS = {
@@ -270,6 +283,27 @@ def instance_values(instance: StoredInstance) -> dict[str, object]:
     return {column: getattr(instance, column) for column in INSTANCE_COLUMNS}
 
 
+@dataclass(slots=True)
+class Filing:
+    """A new x-ray, the trail its creation is recorded in, and who hears of it."""
+
+    xray: XRayRow
+    audit: AuditTrail
+    by_patient: bool  # the patient sent it: they are not told of their own upload
+    detail: str | None = None
+
+
+async def file_xrays(db: AsyncSession, filings: list[Filing]) -> None:
+    """Add new x-rays with their audit events and `xray.created` events (not committed);
+    one insert of each kind for all of them."""
+    db.add_all(filing.xray for filing in filings)
+    await db.flush()
+    for filing in filings:
+        xray = filing.xray
+        filing.audit.record(XRAY, xray.id, xray.user_id, action=CREATE, detail=filing.detail)
+    await announce_all(db, [arrival_event(f.xray, by_patient=f.by_patient) for f in filings])
+
+
 async def file_xray(
     db: AsyncSession,
     audit: AuditTrail,
@@ -278,12 +312,86 @@ async def file_xray(
     by_patient: bool,
     detail: str | None = None,
 ) -> XRayRow:
-    """Add a new x-ray with its audit event and its `xray.created` event (not committed)."""
-    db.add(xray)
-    await db.flush()
-    audit.record(XRAY, xray.id, xray.user_id, action=AuditAction.create, detail=detail)
-    await announce_arrival(db, xray, by_patient=by_patient)
+    """Add one new x-ray (see file_xrays)."""
+    await file_xrays(db, [Filing(xray, audit, by_patient, detail)])
     return xray
+
+
+@dataclass(slots=True)
+class Received:
+    """A stored image on its way into the database, how it came, and the trail its filing is
+    recorded in."""
+
+    stored: StoredImage
+    arrival: Arrival
+    audit: AuditTrail
+
+
+# What became of a received image: an x-ray, an inbox entry, or None when it was stored already.
+Filed = XRayRow | UnmatchedRow | None
+
+
+async def receive_instances(
+    db: AsyncSession,
+    received: list[Received],
+    now: datetime,
+    *,
+    patient: UserRow | None = None,
+    fields: FilmFields | None = None,
+) -> list[Filed]:
+    """File stored images: under `patient` when given (an upload), else each under the
+    patient whose record number is its PatientID, else in the unmatched inbox. None for an
+    image whose SOPInstanceUID is stored already, or comes earlier in `received`: nothing is
+    added for it. Audited; not committed. A few statements for all of them, not a few each."""
+    columns = [
+        image_columns(item.stored, item.arrival.sha256, item.arrival.size_bytes, now)
+        for item in received
+    ]
+    taken = await stored_instance_uids(db, [str(values["sop_instance_uid"]) for values in columns])
+    owners = {}
+    if patient is None:
+        keys = {_record_key(item.stored.header.identity) for item in received}
+        owners = await patients_by_record_number(db, {key for key in keys if key is not None})
+    outcomes: list[Filed] = []
+    filings: list[Filing] = []
+    for item, values in zip(received, columns, strict=True):
+        uid = str(values["sop_instance_uid"])
+        if uid in taken:
+            outcomes.append(None)
+            continue
+        taken.add(uid)
+        identity = item.stored.header.identity
+        owner = patient or owners.get(_record_key(identity) or "")
+        if owner is None:
+            waiting = UnmatchedRow(
+                source=item.arrival.source[:200],
+                body_part=_cut(identity.body_part if identity else None, 64),
+                description=_cut(identity.description if identity else None, 200),
+                **values,
+            )
+            db.add(waiting)
+            item.audit.record(XRAY, None, None, action=CREATE, detail="to the unmatched inbox")
+            outcomes.append(waiting)
+            continue
+        film = fields or film_fields(
+            identity.body_part if identity else None,
+            identity.description if identity else None,
+            identity.modality if identity else None,
+        )
+        xray = new_xray(values, owner.id, item.arrival.uploader_id, film)
+        xray.patient = owner
+        source = item.arrival.source
+        filings.append(
+            Filing(
+                xray,
+                item.audit,
+                by_patient=item.arrival.uploader_id == owner.id,
+                detail=None if source == "upload" else source,
+            )
+        )
+        outcomes.append(xray)
+    await file_xrays(db, filings)  # its flush writes the inbox entries too
+    return outcomes
 
 
 async def receive_instance(
@@ -296,36 +404,45 @@ async def receive_instance(
     patient: UserRow | None = None,
     fields: FilmFields | None = None,
 ) -> XRayRow | UnmatchedRow:
-    """File a stored image: under `patient` when given (an upload), else under the patient
-    whose record number is the file's PatientID, else in the unmatched inbox. AlreadyStored
-    when its SOPInstanceUID is stored already. Audited; not committed."""
-    columns = image_columns(stored, arrival.sha256, arrival.size_bytes, now)
-    if await already_stored(db, str(columns["sop_instance_uid"])):
+    """File one stored image (see receive_instances); AlreadyStored when its SOPInstanceUID
+    is stored already."""
+    received = [Received(stored, arrival, audit)]
+    [filed] = await receive_instances(db, received, now, patient=patient, fields=fields)
+    if filed is None:
         raise AlreadyStored()
-    identity = stored.header.identity
-    owner = patient or await patient_for_file(db, identity)
-    if owner is None:
-        waiting = UnmatchedRow(
-            source=arrival.source[:200],
-            body_part=_cut(identity.body_part if identity else None, 64),
-            description=_cut(identity.description if identity else None, 200),
-            **columns,
-        )
-        db.add(waiting)
-        await db.flush()
-        audit.record(XRAY, None, None, action=AuditAction.create, detail="to the unmatched inbox")
-        return waiting
-    if fields is None:
-        fields = film_fields(
-            identity.body_part if identity else None,
-            identity.description if identity else None,
-            identity.modality if identity else None,
-        )
-    xray = new_xray(columns, owner.id, arrival.uploader_id, fields)
-    xray.patient = owner
-    by_patient = arrival.uploader_id == owner.id
-    detail = None if arrival.source == "upload" else arrival.source
-    return await file_xray(db, audit, xray, by_patient=by_patient, detail=detail)
+    return filed
+
+
+class ArrivalFiler(GroupCommit[Received, Filed]):
+    """Films that arrive over DICOM (STOW-RS parts, C-STORE instances), filed in shared
+    transactions: a burst from several associations or requests at once costs a few
+    statements and one commit per batch, not per film, and SQLite's one writer is taken
+    once per batch instead of once per film."""
+
+    name = "arrival group commit"
+    retry_alone = True  # one film's failure must not refuse the others of its batch
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        on_announced: Callable[[], None],
+    ) -> None:
+        super().__init__(sessionmaker)
+        self._clock = clock
+        self._on_announced = on_announced
+
+    async def write_batch(self, db: AsyncSession, items: list[Received]) -> list[Filed]:
+        for item in items:
+            item.audit.take()  # what an attempt that failed recorded (it was rolled back)
+        outcomes = await receive_instances(db, items, self._clock())
+        for trail in {id(item.audit): item.audit for item in items}.values():
+            trail.flush_into(db)
+        return outcomes
+
+    def after_commit(self, db: AsyncSession) -> None:
+        if db.info.pop("announced", None):
+            self._on_announced()  # SQLite: this process is the only one to tell
 
 
 async def remove_unreferenced(db: AsyncSession, sha256: str, created: list[Path]) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from server.decoding import DecodeGate
 from server.events.hub import EventHub
 from server.groupcommit import AuditWriter
+from server.ingest import ArrivalFiler
 from server.pixelcache import PixelRenderer
 from server.security import PasswordHasher
 from server.settings import Settings
@@ -33,5 +34,7 @@ OPENAPI = web.AppKey("openapi", dict[str, object])
 PIXEL_RENDERER = web.AppKey("pixel_renderer", PixelRenderer)
 # Commits the audit events of reads in shared transactions (server/groupcommit.py).
 AUDIT_WRITER = web.AppKey("audit_writer", AuditWriter)
+# Files the films that arrive over DICOM (STOW-RS, C-STORE) in shared transactions.
+ARRIVALS = web.AppKey("arrivals", ArrivalFiler)
 # The live-event hub of this process (its sockets, its reading of the outbox).
 EVENT_HUB = web.AppKey("event_hub", EventHub)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import Conflict, invalid
 from server.events.outbox import announce
-from server.orm import AddendumRow, UserRow, XRayRow
+from server.orm import AddendumRow, EventRow, UserRow, XRayRow
 from shared.enums import EventType, ResultStatus
 from shared.models import XRayUpdate
 
@@ -16,17 +16,18 @@ SIGNED = "This result is signed; it can only be added to with an addendum."
 RESULT_FIELDS = frozenset({"result_of_xray", "result_final"})
 
 
-async def announce_arrival(db: AsyncSession, xray: XRayRow, *, by_patient: bool) -> None:
+def arrival_event(xray: XRayRow, *, by_patient: bool) -> EventRow:
     """A new film reaches every doctor's worklist; its patient hears of it unless they sent
     it themselves."""
-    await announce(
-        db,
-        EventType.xray_created,
-        "xray",
-        xray.id,
-        xray.user_id,
+    return EventRow(
+        type=EventType.xray_created,
+        object_type="xray",
+        object_id=xray.id,
+        patient_id=xray.user_id,
+        doctor_id=None,
         all_doctors=True,
         to_patient=not by_patient,
+        to_admins=False,
     )
 
 

@@ -18,20 +18,14 @@ from typing import Any
 from aiohttp import web
 from pydicom.dataset import Dataset
 
+from server.audit import AuditTrail
 from server.dicomweb.common import base_url, dicom_json
 from server.endpoint import STAFF, Context, Declaration, endpoint
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from server.ingest import (
-    AlreadyStored,
-    Arrival,
-    StoredImage,
-    receive_instance,
-    remove_unreferenced,
-    store_image,
-)
-from server.keys import DECODE_GATE, PIXEL_RENDERER, STORAGE
+from server.ingest import Arrival, Received, StoredImage, remove_unreferenced, store_image
+from server.keys import ARRIVALS, DECODE_GATE, PIXEL_RENDERER, SESSIONMAKER, STORAGE
 from server.orm import XRayRow
-from shared.enums import AuditObjectType
+from shared.enums import AuditAction, AuditObjectType
 from shared.imaging import (
     DICOM,
     HEAD_BYTES,
@@ -45,8 +39,8 @@ from shared.imaging import (
 routes = web.RouteTableDef()
 XRAY = AuditObjectType.xray
 READ_CHUNK = 256 * 1024
-# Parts of one request decoded and thumbnailed ahead of the one being filed.
-PREPARE_AHEAD = 16
+# Parts of one request being decoded and thumbnailed (or waiting in the decode gate) at once.
+PREPARED_AT_ONCE = 8
 BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,200})"|([^";,\s]{1,200}))', re.IGNORECASE)
 # Failure reasons (PS3.4 C.4.2.1.5 and PS3.18's table): the codes viewers understand.
 UNREADABLE, WRONG_STUDY, NO_PIXELS, UNDECODABLE, TOO_LARGE = 0xC000, 0xA900, 0x0122, 0xC122, 0xA700
@@ -151,82 +145,52 @@ async def _prepare_part(ctx: Context, part: Path, study: str | None) -> _Prepare
     return _Prepared(identity, arrival, stored)
 
 
-async def _file_parts(ctx: Context, batch: list[_Prepared | Outcome]) -> list[Outcome]:
-    """File the prepared parts of `batch` in one transaction; each is reported stored only
-    once it has committed. A part already stored (same SOPInstanceUID) adds nothing to the
-    transaction (receive_instance refuses it before adding anything), so the others go on."""
-    prepared = [item for item in batch if isinstance(item, _Prepared)]
-    duplicates: list[_Prepared] = []
-    filed: list[XRayRow] = []
+async def _store_part(
+    ctx: Context, part: Path, study: str | None, preparing: asyncio.Semaphore
+) -> Outcome:
+    """Prepare a part (in its turn), then file it with the films arriving meanwhile (the
+    arrival group commit); reported stored only once committed."""
+    async with preparing:
+        prepared = await _prepare_part(ctx, part, study)
+    if not isinstance(prepared, _Prepared):
+        return prepared
+    app = ctx.request.app
+    audit = AuditTrail(
+        ip=ctx.audit.ip, action=AuditAction.create, subject=None, actor_id=ctx.user.id
+    )
     try:
-        for item in prepared:
-            try:
-                row = await receive_instance(ctx.db, ctx.audit, item.stored, item.arrival, ctx.now)
-            except AlreadyStored:
-                duplicates.append(item)
-                continue
-            if isinstance(row, XRayRow):
-                filed.append(row)
-        ctx.audit.flush_into(ctx.db)
-        await ctx.db.commit()
+        filed = await app[ARRIVALS].submit(Received(prepared.stored, prepared.arrival, audit))
     except BaseException:
-        await _discard(ctx, prepared)
+        await _remove_files(ctx, prepared)
         raise
-    await _discard(ctx, duplicates)
-    renderer = ctx.request.app[PIXEL_RENDERER]
-    for row in filed:
-        renderer.prerender(row.sha256, row.content_type)
-    return [(0, item.identity) if isinstance(item, _Prepared) else item for item in batch]
+    if filed is None:  # stored before: the client may forget it, as it was stored
+        await _remove_files(ctx, prepared)
+    elif isinstance(filed, XRayRow):
+        app[PIXEL_RENDERER].prerender(filed.sha256, filed.content_type)
+    return 0, prepared.identity
 
 
-async def _discard(ctx: Context, parts: list[_Prepared]) -> None:
-    """Roll back, and remove the files these parts placed unless a committed row uses them."""
-    await ctx.db.rollback()
-    for part in parts:
-        await remove_unreferenced(ctx.db, part.arrival.sha256, part.stored.created)
+async def _remove_files(ctx: Context, prepared: _Prepared) -> None:
+    """The files a part placed, unless a committed row uses them. In a session of its own:
+    the request's parts run at once, and a session serves one at a time."""
+    async with ctx.request.app[SESSIONMAKER]() as db:
+        await remove_unreferenced(db, prepared.arrival.sha256, prepared.stored.created)
 
 
 async def _store_parts(ctx: Context, parts: list[Path], study: str | None) -> list[Outcome]:
-    """Each part prepared (in worker threads) while earlier ones are filed (on the request's
-    one database session), up to PREPARE_AHEAD at once: a part's decode and thumbnail then
-    overlap another's transaction instead of following it. The parts prepared by the time
-    one is filed are filed with it, in one transaction: a commit and the audit insert per
-    batch instead of per part."""
-    ahead = asyncio.Semaphore(PREPARE_AHEAD)
-    stopped = False
-
-    async def prepare(part: Path) -> _Prepared | Outcome:
-        async with ahead:
-            if stopped:
-                return UNREADABLE, None
-            return await _prepare_part(ctx, part, study)
-
-    pending = [asyncio.ensure_future(prepare(part)) for part in parts]
+    """Every part at once: up to PREPARED_AT_ONCE decoded and thumbnailed (in the decode
+    gate's turn) while the others wait or are filed. Each part is let finish even when
+    another fails, so none is left half done; then the first failure is raised."""
+    preparing = asyncio.Semaphore(PREPARED_AT_ONCE)
+    results = await asyncio.gather(
+        *(_store_part(ctx, part, study, preparing) for part in parts), return_exceptions=True
+    )
     outcomes: list[Outcome] = []
-    taken = 0
-    try:
-        while taken < len(pending):
-            batch = [await pending[taken]]
-            taken += 1
-            # A part whose preparation failed is left for the next round's await to raise,
-            # after this batch is filed.
-            while taken < len(pending) and _prepared_well(pending[taken]):
-                batch.append(pending[taken].result())
-                taken += 1
-            outcomes += await _file_parts(ctx, batch)
-    finally:
-        # Cut short (the database failed, the server stops): the parts not started are not
-        # started, and those prepared but never filed must not stay in storage. A started
-        # preparation is let finish rather than cancelled: its worker thread would go on
-        # placing files that no one then removes.
-        stopped = True
-        left = await asyncio.gather(*pending[taken:], return_exceptions=True)
-        await _discard(ctx, [item for item in left if isinstance(item, _Prepared)])
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+        outcomes.append(result)
     return outcomes
-
-
-def _prepared_well(task: asyncio.Future[_Prepared | Outcome]) -> bool:
-    return task.done() and not task.cancelled() and task.exception() is None
 
 
 def _examine(part: Path) -> tuple[bytes, ImageHeader, str, int]:

@@ -30,8 +30,6 @@ async def announce(
     to_admins: bool = False,
 ) -> EventRow:
     """Add the event to the session's transaction (committed, or not, with the change)."""
-    if db.get_bind().dialect.name == "postgresql":
-        await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORDER_LOCK})
     event = EventRow(
         type=event_type,
         object_type=object_type,
@@ -42,11 +40,22 @@ async def announce(
         to_patient=to_patient,
         to_admins=to_admins,
     )
-    db.add(event)
-    await db.flush()
-    if db.get_bind().dialect.name == "postgresql":
-        notify = text("SELECT pg_notify(:channel, :id)")
-        await db.execute(notify, {"channel": CHANNEL, "id": str(event.id)})
-    else:
-        db.info.setdefault("announced", []).append(event.id)
+    await announce_all(db, [event])
     return event
+
+
+async def announce_all(db: AsyncSession, events: list[EventRow]) -> None:
+    """Add the events to the session's transaction: one insert, and one NOTIFY for them all
+    (the hubs read every event past the last they have; the payload is only for a reader)."""
+    if not events:
+        return
+    postgres = db.get_bind().dialect.name == "postgresql"
+    if postgres:
+        await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORDER_LOCK})
+    db.add_all(events)
+    await db.flush()
+    if postgres:
+        notify = text("SELECT pg_notify(:channel, :id)")
+        await db.execute(notify, {"channel": CHANNEL, "id": str(events[-1].id)})
+    else:
+        db.info.setdefault("announced", []).extend(event.id for event in events)

@@ -232,3 +232,63 @@ def test_stow_takes_what_orthanc_and_others_send(practice: Practice, number: str
         practice, f"--{boundary}--\r\n".encode(), f"multipart/related; boundary={boundary}"
     )
     assert empty.status_code == 400
+
+
+def test_one_request_files_each_part_once_and_where_it_belongs(
+    practice: Practice, number: str
+) -> None:
+    """The parts of a request are filed together (and with what arrives meanwhile): each new
+    instance once, under its patient or in the inbox, audited as the doctor's; a repeat in the
+    request and one stored before are reported stored and not stored again."""
+    boundary = secrets.token_hex(8)
+    content_type = f'multipart/related; type="application/dicom"; boundary={boundary}'
+    earlier = film(number, 61)
+    assert stow(practice, multipart_body([part10(earlier)], boundary), content_type).ok
+    doctor = token(practice, DOCTOR_EMAIL)
+    admin = token(practice, ADMIN_EMAIL)
+    doctor_id = requests.get(f"{practice.url}/api/profile", headers=doctor, timeout=30).json()["id"]
+
+    def created_by_stow() -> list[dict[str, object]]:
+        audit = requests.get(
+            f"{practice.url}/api/admin/audit?action=create&actor_id={doctor_id}&limit=200",
+            headers=admin,
+            timeout=30,
+        ).json()["items"]
+        return [
+            event for event in audit if event["detail"] in ("STOW-RS", "to the unmatched inbox")
+        ]
+
+    audited_before = len(created_by_stow())
+    mine = [film(number, seed) for seed in (62, 63, 64)]
+    stranger = film("NOBODY-61", 65, name="Stranger^Sam")
+    parts = [earlier, mine[0], mine[1], stranger, mine[0], mine[2]]
+    answer = stow(
+        practice, multipart_body([part10(part) for part in parts], boundary), content_type
+    )
+
+    assert answer.status_code == 200, answer.text
+    referenced = answer.json()["00081199"]["Value"]
+    assert [item["00081155"]["Value"][0] for item in referenced] == [
+        part.SOPInstanceUID for part in parts
+    ]
+    patient = requests.get(
+        f"{practice.url}/api/profile", headers=token(practice, PATIENT_EMAIL), timeout=30
+    ).json()
+    filed = requests.get(
+        f"{practice.url}/api/xrays/{patient['id']}?limit=200", headers=doctor, timeout=30
+    ).json()["items"]
+    uids = [xray["sop_instance_uid"] for xray in filed]
+    for instance in [earlier, *mine]:
+        assert uids.count(instance.SOPInstanceUID) == 1
+    inbox = requests.get(
+        f"{practice.url}/api/admin/unmatched?limit=200", headers=admin, timeout=30
+    ).json()["items"]
+    assert [entry["patient_id_in_file"] for entry in inbox].count("NOBODY-61") == 1
+    new_events = created_by_stow()[: len(created_by_stow()) - audited_before]
+    assert sorted(str(event["detail"]) for event in new_events) == [
+        "STOW-RS",
+        "STOW-RS",
+        "STOW-RS",
+        "to the unmatched inbox",
+    ]
+    assert {event["ip"] for event in new_events} == {"127.0.0.1"}

@@ -234,3 +234,28 @@ async def test_dcmtk_echoes_and_stores_uncompressed_and_jpeg_films(
     assert pydicom.dcmread(plain).SOPInstanceUID in stored
     assert pydicom.dcmread(jpeg).SOPInstanceUID in stored
     assert {x["content_type"] for x in mine} == {"application/dicom"}
+
+
+async def test_films_sent_over_several_associations_at_once_are_each_filed_once(
+    practice: Practice,
+) -> None:
+    """Arrivals from several associations at once share transactions (the arrival group
+    commit): every film is answered with success, and filed once, even one that two machines
+    send at the same moment."""
+    async with aiohttp.ClientSession() as http:
+        patient = await practice.get(http, PATIENT_EMAIL, "/api/profile")
+        number = patient["medical_record_number"]
+        shared = film(number, "Patient^Live", seed=70)
+        batches = [
+            [film(number, "Patient^Live", seed=71 + 3 * index + offset) for offset in range(3)]
+            + [shared]
+            for index in range(4)
+        ]
+        statuses = await asyncio.gather(
+            *(asyncio.to_thread(store, practice.dicom_port, batch) for batch in batches)
+        )
+        assert statuses == [[0, 0, 0, 0]] * 4
+        mine = await practice.get(http, PATIENT_EMAIL, f"/api/xrays/{patient['id']}?limit=200")
+        uids = [xray["sop_instance_uid"] for xray in mine["items"]]
+        for dataset in {d.SOPInstanceUID: d for batch in batches for d in batch}.values():
+            assert uids.count(dataset.SOPInstanceUID) == 1

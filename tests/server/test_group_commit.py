@@ -1,14 +1,16 @@
 """Reads share their audit transactions, and none is answered before its event is committed."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import event, func, insert, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from server.db import create_read_engine, create_sessionmaker, open_engine, utcnow
-from server.groupcommit import AuditWriter
+from server.groupcommit import AUDIT_TABLE, AuditWriter, GroupCommit
 from server.orm import AuditEventRow
 from server.settings import Settings
 from shared.enums import AuditAction, AuditObjectType, AuditOutcome
@@ -46,43 +48,55 @@ async def count_reads(settings: Settings, object_type: AuditObjectType) -> int:
         return int(found or 0)
 
 
-async def test_concurrent_reads_are_committed_in_one_transaction(
-    client: TestClient, settings: Settings
-) -> None:
-    async with open_engine(settings.database_url) as engine:
-        commits: list[int] = []
-        event.listen(engine.sync_engine, "commit", lambda _connection: commits.append(1))
-        writer = AuditWriter(create_sessionmaker(engine))
-        writer.start()
-        await asyncio.gather(*(writer.write([read_event(number)]) for number in range(1, 21)))
-        assert len(commits) == 1  # twenty requests, one transaction
-        await writer.write([read_event(21), read_event(22)])
-        assert len(commits) == 2
-        await writer.stop()
-        async with engine.connect() as connection:
-            written = await connection.scalars(
-                select(AuditEventRow.object_id).where(AuditEventRow.patient_id == 7)
-            )
-            assert sorted(written) == list(range(1, 23))
+@pytest.fixture
+async def engine(client: TestClient, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The test database's engine (the client's server has made its tables)."""
+    async with open_engine(settings.database_url) as opened:
+        yield opened
+
+
+def counted_commits(engine: AsyncEngine) -> list[int]:
+    """A list that grows by one at each commit on `engine`."""
+    commits: list[int] = []
+    event.listen(engine.sync_engine, "commit", lambda _connection: commits.append(1))
+    return commits
+
+
+async def written_object_ids(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as connection:
+        written = await connection.scalars(
+            select(AuditEventRow.object_id).where(AuditEventRow.patient_id == 7)
+        )
+        return sorted(object_id for object_id in written if object_id is not None)
+
+
+async def test_concurrent_reads_are_committed_in_one_transaction(engine: AsyncEngine) -> None:
+    commits = counted_commits(engine)
+    writer = AuditWriter(create_sessionmaker(engine))
+    writer.start()
+    await asyncio.gather(*(writer.write([read_event(number)]) for number in range(1, 21)))
+    assert len(commits) == 1  # twenty requests, one transaction
+    await writer.write([read_event(21), read_event(22)])
+    assert len(commits) == 2
+    await writer.stop()
+    assert await written_object_ids(engine) == list(range(1, 23))
 
 
 async def test_writing_after_stop_is_refused_and_stop_writes_what_waits(
-    client: TestClient, settings: Settings
+    engine: AsyncEngine,
 ) -> None:
-    async with open_engine(settings.database_url) as engine:
-        writer = AuditWriter(create_sessionmaker(engine))
-        writer.start()
-        waiting = asyncio.ensure_future(writer.write([read_event(1)]))
-        await asyncio.sleep(0)  # a yield, not a wait: the request hands its event over first
-        await writer.stop()
-        await waiting  # committed by stop, not dropped
-        async with engine.connect() as connection:
-            assert (
-                await connection.scalar(select(func.count()).where(AuditEventRow.patient_id == 7))
-                == 1
-            )
-        with pytest.raises(RuntimeError, match="not running"):
-            await writer.write([read_event(2)])
+    writer = AuditWriter(create_sessionmaker(engine))
+    writer.start()
+    waiting = asyncio.ensure_future(writer.write([read_event(1)]))
+    await asyncio.sleep(0)  # a yield, not a wait: the request hands its event over first
+    await writer.stop()
+    await waiting  # committed by stop, not dropped
+    async with engine.connect() as connection:
+        assert (
+            await connection.scalar(select(func.count()).where(AuditEventRow.patient_id == 7)) == 1
+        )
+    with pytest.raises(RuntimeError, match="not running"):
+        await writer.write([read_event(2)])
 
 
 async def test_each_read_is_answered_only_after_its_event_is_committed(
@@ -123,3 +137,33 @@ async def test_reads_cannot_write_on_sqlite(settings: Settings) -> None:
                 await connection.execute(insert(AuditEventRow).values(**read_event_values()))
     finally:
         await engine.dispose()
+
+
+class _Doubling(GroupCommit[int, int]):
+    """Writes an audit row per item; a negative item's row breaks a NOT NULL constraint."""
+
+    name = "test group commit"
+    retry_alone = True
+
+    async def write_batch(self, db: AsyncSession, items: list[int]) -> list[int]:
+        rows = [read_event_values(abs(item)) for item in items]
+        for row, item in zip(rows, items, strict=True):
+            if item < 0:
+                row["action"] = None
+        await db.execute(insert(AUDIT_TABLE), rows)
+        return [item * 2 for item in items]
+
+
+async def test_an_item_that_fails_its_batch_fails_alone(engine: AsyncEngine) -> None:
+    commits = counted_commits(engine)
+    writer = _Doubling(create_sessionmaker(engine))
+    writer.start()
+    outcomes = await asyncio.gather(
+        *(writer.submit(item) for item in (1, -2, 3)), return_exceptions=True
+    )
+    await writer.stop()
+    assert outcomes[0] == 2
+    assert isinstance(outcomes[1], IntegrityError)
+    assert outcomes[2] == 6
+    assert len(commits) == 2  # the batch failed; 1 and 3 each committed alone
+    assert await written_object_ids(engine) == [1, 3]
