@@ -4,7 +4,9 @@ desktop's screenshot mode."""
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -91,10 +93,27 @@ class LiveServer:
         if self.process is None or self.process.stdout is None:
             return ""
         self.process.terminate()
-        output = self.process.stdout.read()
+        output = read_rest(self.process.stdout, OUTPUT_END_SECONDS)
+        if output is None:
+            raise RuntimeError("the server's output never ended: a process it started runs on")
         self.process.wait(timeout=30)
         self.process.stdout.close()
         return output
+
+
+# How long a stopped server's output may take to end: the processes it started (its decoding
+# workers) hold it too, and end with it.
+OUTPUT_END_SECONDS = 60
+
+
+def read_rest(stream: IO[str], seconds: float) -> str | None:
+    """The rest of `stream`, to its end; None if it has not ended within `seconds` (a
+    process that holds its other end runs on: the reading thread is left to end with it)."""
+    rest: list[str] = []
+    reader = threading.Thread(target=lambda: rest.append(stream.read()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return rest[0] if rest else None
 
 
 def create_user(

@@ -20,7 +20,9 @@ import ctypes.util
 import logging
 import multiprocessing
 import os
+import select
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -153,7 +155,8 @@ class DecodeGate:
         return ProcessPoolExecutor(
             workers,
             mp_context=_worker_context(),
-            initializer=return_large_allocations_to_the_system,
+            initializer=_worker_started,
+            initargs=(os.getpid(),),
         )
 
     def _discard(self, workers: ProcessPoolExecutor) -> None:
@@ -204,6 +207,38 @@ class DecodeGate:
         self.in_use -= cost
         self.running -= 1
         self._admit_waiting()
+
+
+def _worker_started(server_pid: int) -> None:
+    """In each decoding worker, first."""
+    return_large_allocations_to_the_system()
+    if os.name == "posix":
+        threading.Thread(target=_end_with, args=(server_pid,), daemon=True).start()
+
+
+def _end_with(server_pid: int) -> None:
+    """End this worker when the server process ends. A server that is killed cannot stop
+    its workers, and a worker never notices by itself: it holds both ends of its task queue,
+    so it waits on it forever, and its fork server with it (and whatever reads their
+    inherited stdout, a supervisor's log pipe, waits for an end that never comes)."""
+    try:
+        ended = os.pidfd_open(server_pid)  # Linux: readable once the process has ended
+    except (AttributeError, OSError):
+        while _alive(server_pid):
+            time.sleep(1)
+    else:
+        select.select([ended], [], [])
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _call(

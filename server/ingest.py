@@ -208,7 +208,8 @@ async def patients_by_record_number(db: AsyncSession, keys: set[str]) -> dict[st
         return {}
     found = await db.scalars(
         select(UserRow).where(
-            func.lower(UserRow.record_number).in_(keys), UserRow.usertype == UserType.patient
+            func.lower(UserRow.record_number).in_(sorted(keys)),
+            UserRow.usertype == UserType.patient,
         )
     )
     return {str(patient.record_number).lower(): patient for patient in found}

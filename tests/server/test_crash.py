@@ -5,7 +5,9 @@ import asyncio
 import hashlib
 import os
 import signal
+import time
 from pathlib import Path
+from select import select as wait_readable
 
 import aiohttp
 import numpy as np
@@ -13,7 +15,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from devtools.live_server import run_cli
+from devtools.live_server import process_tree, run_cli
 from server.db import one_session
 from server.orm import XRayRow
 from server.storage import ImageStore
@@ -149,3 +151,41 @@ def test_fsck_removes_orphans_and_reports_rows_without_files(
     original.write_bytes(b"bit rot")
     verified = run_cli(environment, "fsck", "--grace-seconds", "0", "--verify")
     assert "1 whose image does not match its sha256" in verified.stdout
+
+
+def still_running(pids: list[int], seconds: float) -> list[int]:
+    """Those of `pids` that have not ended within `seconds` (each awaited by its pidfd,
+    which becomes readable when its process ends)."""
+    waiting: dict[int, int] = {}
+    for pid in pids:
+        try:
+            waiting[os.pidfd_open(pid)] = pid
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + seconds
+    try:
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            for ended in wait_readable(list(waiting), [], [], left)[0]:
+                del waiting[ended]
+                os.close(ended)
+        return sorted(waiting.values())
+    finally:
+        for pidfd in waiting:
+            os.close(pidfd)
+
+
+async def test_a_killed_server_leaves_no_process_behind(tmp_path: Path) -> None:
+    """Its decoding workers and their fork server end with it (a worker would otherwise wait
+    for work forever, holding memory and the output a supervisor reads)."""
+    environment = prepared_environment(
+        tmp_path / "data", f"sqlite+aiosqlite:///{tmp_path / 'medsys.db'}"
+    )
+    [image] = distinct_images(tmp_path, 1)
+    with running(environment) as server:
+        async with aiohttp.ClientSession() as http:
+            headers = await login(http, server.url)
+            assert (await upload_file(http, server.url, headers, image))[0] == 201
+        tree = process_tree(server.pid)
+        assert len(tree) >= 3  # the server, the fork server, a decoding worker at least
+        os.kill(server.pid, signal.SIGKILL)
+        assert await asyncio.to_thread(still_running, tree, 30) == []
