@@ -3,6 +3,7 @@ metadata (DICOM JSON, pixel data as a BulkDataURI), frames and rendered images (
 
 import asyncio
 import io
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,10 @@ from server.dicomweb.common import (
 )
 from server.endpoint import ANY_USER, Context, Declaration, endpoint
 from server.errors import BadRequest, NotFound
+from server.keys import DECODE_GATE, STORAGE
 from server.orm import XRayRow
 from shared.enums import AuditObjectType
+from shared.imaging import read_header
 from shared.windowing import robust_range
 
 routes = web.RouteTableDef()
@@ -73,6 +76,21 @@ def in_syntax(dataset: Dataset, wanted: str | None) -> Dataset:
     return dataset
 
 
+async def _decoding(
+    ctx: Context, xrays: list[XRayRow], frames: int = 1
+) -> AbstractAsyncContextManager[None]:
+    """The decode gate's admission for decoding `frames` frames of each of `xrays`: their
+    decoded size, read from their headers, counts against the process's decoding budget like
+    an upload's or a render's."""
+    store = ctx.request.app[STORAGE]
+
+    def cost() -> int:
+        paths = [(store.original_path(xray.sha256), xray.content_type) for xray in xrays]
+        return sum(read_header(path, kind).decode_bytes for path, kind in paths) * frames
+
+    return ctx.request.app[DECODE_GATE].admit(await asyncio.to_thread(cost))
+
+
 async def _retrieve(ctx: Context) -> web.Response:
     xrays = await chosen(ctx)
     wanted = asked_syntax(ctx.request.headers.get("Accept", ""))
@@ -85,7 +103,8 @@ async def _retrieve(ctx: Context) -> web.Response:
             result.append((f"application/dicom; transfer-syntax={syntax}", encoded(dataset)))
         return result
 
-    answer = await asyncio.to_thread(parts)
+    async with await _decoding(ctx, xrays):  # a compressed instance is decompressed
+        answer = await asyncio.to_thread(parts)
     for xray in xrays:
         ctx.audit.record(IMAGE, xray.id, xray.user_id)
     return multipart(answer, "application/dicom")
@@ -150,7 +169,8 @@ async def get_frames(ctx: Context) -> web.Response:
             result.append(("application/octet-stream", little.tobytes()))
         return result
 
-    answer = await asyncio.to_thread(frames)
+    async with await _decoding(ctx, [xray], frames=len(numbers)):
+        answer = await asyncio.to_thread(frames)
     ctx.audit.record(IMAGE, xray.id, xray.user_id)
     return multipart(answer, "application/octet-stream")
 
@@ -178,7 +198,8 @@ async def get_rendered(ctx: Context) -> web.Response:
         image.save(buffer, "PNG" if media == "image/png" else "JPEG", quality=90)
         return buffer.getvalue()
 
-    body = await asyncio.to_thread(render)
+    async with await _decoding(ctx, [xray]):
+        body = await asyncio.to_thread(render)
     ctx.audit.record(IMAGE, xray.id, xray.user_id)
     return web.Response(body=body, content_type=media)
 

@@ -2,6 +2,7 @@
 memory (a real server process and its decoding workers; their peak resident memory is read
 from /proc)."""
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -60,3 +61,45 @@ async def test_only_the_first_frame_of_a_dicom_is_decoded(
     frame_kb = SIDE * SIDE // 1024
     # Decoding all six frames took over 12× one frame; the first alone takes 3× at its peak.
     assert await peak_rise_kb(environment, dicom, tmp_path) < 4 * frame_kb
+
+
+async def test_dicomweb_decodes_wait_their_turn_for_memory(tmp_path: Path) -> None:
+    """Frames asked for at once over DICOMweb are decoded within the process's budget, one
+    after the other when two do not fit, as uploads are."""
+    frame_kb = SIDE * SIDE // 1024  # 8-bit frames
+    environment = prepared_environment(
+        tmp_path,
+        f"sqlite+aiosqlite:///{tmp_path / 'medsys.db'}",
+        MEDSYS_MAX_DECODED_BYTES=str(frame_kb * 1024 * 3 // 2),  # one frame fits, two do not
+    )
+    dicom = write_multiframe_jpeg_dicom(tmp_path / "frames.dcm", SIDE, frames=2)
+    with running(environment) as server:
+        async with aiohttp.ClientSession() as http:
+            headers = await login(http, server.url)
+            status, xray = await upload_file(http, server.url, headers, dicom)
+            assert status == 201, xray
+            frames = (
+                f"{server.url}/dicomweb/studies/{xray['study_instance_uid']}/series/"
+                f"{xray['series_instance_uid']}/instances/{xray['sop_instance_uid']}/frames/1"
+            )
+
+            async def fetch() -> int:
+                async with http.get(frames, headers=headers) as response:
+                    assert response.status == 200, await response.text()
+                    return len(await response.read())
+
+            # The display render the upload started (in a decoding worker) is done first,
+            # and a first fetch loads the decoder.
+            async with http.get(
+                f"{server.url}/api/xrays/{xray['id']}/pixels", headers=headers
+            ) as r:
+                assert r.status == 200
+            await fetch()
+            before = peaks_kb(server.pid)
+            sizes = await asyncio.gather(*(fetch() for _ in range(4)))
+            after = peaks_kb(server.pid)
+    assert min(sizes) > frame_kb * 1024  # each answer holds the decoded frame
+    rise = sum(peak - before.get(process, 0) for process, peak in after.items())
+    # A fetch holds about three copies of its frame (decoded, its bytes, the answer): in
+    # turn, four fetches rose by about that (105 MB here); at once, by 230 MB.
+    assert rise < 4 * frame_kb
