@@ -4,8 +4,10 @@ Orthanc (its C-STORE SCP and its STOW-RS) when Orthanc and its DICOMweb plugin a
 
 Orthanc listens on every interface, so with Orthanc the whole run happens in a private network
 namespace: run as root, this script re-runs itself under `unshare -n` (loopback only). Prints
-instances per second and MB/s for each, and the memory medsys takes before and after (the
-server and its decoding workers: the sum of their proportional set sizes).
+instances per second, MB/s and the server's CPU milliseconds per instance for each, and the
+memory medsys takes before and after (the server and its decoding workers: the sum of their
+proportional set sizes). Orthanc is measured first, so that what medsys does after films
+arrive (it renders them for the viewer once they stop coming) does not slow Orthanc down.
 
     .venv/bin/python -m bench.dicom [--count 200]
 """
@@ -32,6 +34,7 @@ from devtools.live_server import (
     resident_mb,
     run_cli,
     server_environment,
+    tree_cpu_seconds,
 )
 from devtools.orthanc import DICOM_PORT as ORTHANC_DICOM
 from devtools.orthanc import HTTP_PORT as ORTHANC_HTTP
@@ -96,11 +99,16 @@ def stow(url: str, headers: dict[str, str], files: list[bytes]) -> None:
         list(pool.map(post, [files[index::PARALLEL] for index in range(PARALLEL)]))
 
 
-def timed(work: Callable[[], None], files: list[bytes]) -> tuple[float, float]:
+def timed(work: Callable[[], None], files: list[bytes], pid: int) -> tuple[float, float, float]:
+    """Instances per second, MB per second, and the server's CPU milliseconds per instance
+    (its process and those it started: medsys's decoding workers)."""
+    used = tree_cpu_seconds(pid)
     started = time.perf_counter()
     work()
     seconds = time.perf_counter() - started
-    return len(files) / seconds, sum(len(f) for f in files) / seconds / 1e6
+    used = tree_cpu_seconds(pid) - used
+    megabytes = sum(len(f) for f in files) / 1e6
+    return len(files) / seconds, megabytes / seconds, used * 1000 / len(files)
 
 
 def run(count: int) -> None:
@@ -112,6 +120,7 @@ def run(count: int) -> None:
             create_user(environment, usertype, email, "Bench", PASSWORD)
         medsys = LiveServer(environment, ("--dicom-port", "11112"))
         url = medsys.start()
+        assert medsys.process is not None
         orthanc = None
         if orthanc_installed():
             orthanc = start_orthanc(folder, DicomCheckCalledAet=False, DicomWeb={"Enable": True})
@@ -120,34 +129,24 @@ def run(count: int) -> None:
             headers = {"Authorization": f"Bearer {doctor['access_token']}"}
             patient = log_in(url, "p@bench.example", PASSWORD)
             number = str(patient["user"]["medical_record_number"])  # type: ignore[index]
-            assert medsys.process is not None
-            before = resident_mb(medsys.process.pid)
+            by_store, by_stow = instances(count, number), instances(count, number)
             rows = []
-            by_store = instances(count, number)
-            rows.append(
-                ("C-STORE", "medsys", timed(lambda: c_store(11112, "MEDSYS", by_store), by_store))
-            )
-            by_stow = instances(count, number)
-            rows.append(
-                (
-                    "STOW-RS",
-                    "medsys",
-                    timed(lambda: stow(f"{url}/dicomweb/studies", headers, by_stow), by_stow),
-                )
-            )
-            after = resident_mb(medsys.process.pid)
+            # Orthanc first: medsys renders the films it received for the viewer once they
+            # stop arriving, and that work must not land in Orthanc's measurement.
             if orthanc is not None:
-                rows.append(
-                    (
-                        "C-STORE",
-                        "Orthanc",
-                        timed(lambda: c_store(ORTHANC_DICOM, "ORTHANC", by_store), by_store),
-                    )
-                )
                 stow_url = f"http://127.0.0.1:{ORTHANC_HTTP}/dicom-web/studies"
-                rows.append(
-                    ("STOW-RS", "Orthanc", timed(lambda: stow(stow_url, {}, by_stow), by_stow))
-                )
+                for kind, work, files in (
+                    ("C-STORE", lambda: c_store(ORTHANC_DICOM, "ORTHANC", by_store), by_store),
+                    ("STOW-RS", lambda: stow(stow_url, {}, by_stow), by_stow),
+                ):
+                    rows.append((kind, "Orthanc", timed(work, files, orthanc.pid)))
+            before = resident_mb(medsys.process.pid)
+            for kind, work, files in (
+                ("C-STORE", lambda: c_store(11112, "MEDSYS", by_store), by_store),
+                ("STOW-RS", lambda: stow(f"{url}/dicomweb/studies", headers, by_stow), by_stow),
+            ):
+                rows.append((kind, "medsys", timed(work, files, medsys.process.pid)))
+            after = resident_mb(medsys.process.pid)
         finally:
             if orthanc is not None:
                 orthanc.terminate()
@@ -155,14 +154,14 @@ def run(count: int) -> None:
             medsys.stop()
     size = sum(len(f) for f in by_store) / count / 1e6
     print(f"{count} instances of {size:.2f} MB, {PARALLEL} associations / requests at once")
-    print(f"{'measurement':10} {'server':8} {'instances/s':>12} {'MB/s':>8}")
-    for kind, server, (rate, megabytes) in rows:
-        print(f"{kind:10} {server:8} {rate:12.1f} {megabytes:8.1f}")
+    print(
+        f"{'measurement':10} {'server':8} {'instances/s':>12} {'MB/s':>8} {'CPU ms/instance':>16}"
+    )
+    for kind, server, (rate, megabytes, cpu) in sorted(rows):
+        print(f"{kind:10} {server:8} {rate:12.1f} {megabytes:8.1f} {cpu:16.1f}")
     if orthanc is None:
         print("Orthanc (with orthanc-dicomweb) is not installed: medsys alone")
-    print(
-        f"medsys memory (with its decoding workers): {before:.0f} MB before, {after:.0f} MB after"
-    )
+    print(f"medsys memory (with its decoders): {before:.0f} MB before, {after:.0f} MB after")
 
 
 def main() -> None:

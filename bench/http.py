@@ -39,12 +39,13 @@ from sqlalchemy import insert, select
 
 from devtools.live_server import (
     LiveServer,
+    cpu_seconds,
     create_user,
     log_in,
-    process_tree,
     resident_mb,
     run_cli,
     server_environment,
+    tree_cpu_seconds,
 )
 from devtools.orthanc import URL as ORTHANC_URL
 from devtools.orthanc import in_private_network, start_orthanc
@@ -407,20 +408,6 @@ def _timed(call: Callable[..., None], *arguments: object) -> float:
     started = time.perf_counter()
     call(*arguments)
     return time.perf_counter() - started
-
-
-def cpu_seconds(pid: int) -> float:
-    """The CPU time a process (all its threads) has used; 0 for one that has gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """`cpu_seconds` of a process and the processes it started (the server's workers)."""
-    return sum(cpu_seconds(process) for process in process_tree(pid))
 
 
 def postgres_cpu_seconds() -> float:

@@ -148,6 +148,20 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *(process for child in children for process in process_tree(child))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process (all its threads) has used; 0 for one that has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a process and the processes it started (the server's workers)."""
+    return sum(cpu_seconds(process) for process in process_tree(pid))
+
+
 def memory_kb(pid: int, field: str) -> int:
     """A line of /proc/PID/status in kB: VmHWM (peak resident), VmRSS (resident now); 0 for
     a process that has ended."""
