@@ -423,12 +423,13 @@ def postgres_cpu_seconds() -> float:
 
 
 def wait_until_idle(pid: int, limit_seconds: float = 120) -> None:
-    """Until the process used under 5 % of a core over a second (its background work done)."""
+    """Until the process and those it started (its decoding workers, where the renders run)
+    used under 5 % of a core over a second: its background work is done."""
     deadline = time.monotonic() + limit_seconds
     while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
+        before = tree_cpu_seconds(pid)
         time.sleep(1)  # a measuring interval: the server gives no signal for "idle"
-        if cpu_seconds(pid) - before < 0.05:
+        if tree_cpu_seconds(pid) - before < 0.05:
             return
     raise RuntimeError("the server stayed busy")
 
