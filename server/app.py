@@ -83,8 +83,15 @@ async def _audit_writer(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _arrivals(app: web.Application) -> AsyncIterator[None]:
-    # The hub is looked up when a batch has committed: it starts after this.
-    filer = ArrivalFiler(app[SESSIONMAKER], app[CLOCK], lambda: app[EVENT_HUB].wake())
+    # The hub is looked up when a batch has committed: it starts after this. The renderer
+    # is up before, and closes after the filer's last filing.
+    renderer = app[PIXEL_RENDERER]
+    filer = ArrivalFiler(
+        app[SESSIONMAKER],
+        app[CLOCK],
+        lambda: app[EVENT_HUB].wake(),
+        lambda xray: renderer.prerender(xray.sha256, xray.content_type),
+    )
     filer.start()
     app[ARRIVALS] = filer
     yield
@@ -139,7 +146,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[PASSWORDS] = PasswordHasher.for_settings(settings)
     app[DECODE_GATE] = DecodeGate(settings.max_decoded_bytes, os.cpu_count() or 1)
     app.cleanup_ctx.extend(
-        [_database, _audit_writer, _arrivals, _decoders, _storage, _events, dicom_listener]
+        [_database, _audit_writer, _decoders, _storage, _arrivals, _events, dicom_listener]
     )
     app.on_shutdown.append(_close_event_sockets)
     app.on_response_prepare.append(_no_sniffing)

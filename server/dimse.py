@@ -22,9 +22,8 @@ from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from server.audit import AuditTrail
-from server.ingest import Arrival, Received, remove_unreferenced, store_image
-from server.keys import ARRIVALS, DECODE_GATE, PIXEL_RENDERER, SESSIONMAKER, SETTINGS, STORAGE
-from server.orm import XRayRow
+from server.ingest import Arrival, Received, store_image
+from server.keys import ARRIVALS, DECODE_GATE, SETTINGS, STORAGE
 from shared.enums import AuditAction
 from shared.imaging import DICOM, HEAD_BYTES, ImageHeader, ImageRejected, read_header
 
@@ -158,20 +157,8 @@ class DicomListener:
             return OUT_OF_RESOURCES if "allowed" in str(error) else CANNOT_UNDERSTAND
         audit = AuditTrail(ip=address, action=AuditAction.create, subject=None)
         # Filed with the films arriving meanwhile on every association (and STOW-RS).
-        try:
-            filed = await app[ARRIVALS].submit(Received(stored, arrival, audit))
-        except Exception:
-            await self._remove_files(sha256, stored.created)
-            raise
-        if filed is None:
-            await self._remove_files(sha256, stored.created)  # stored before: may be forgotten
-        elif isinstance(filed, XRayRow):
-            app[PIXEL_RENDERER].prerender(filed.sha256, filed.content_type)
+        await app[ARRIVALS].file(Received(stored, arrival, audit))
         return SUCCESS
-
-    async def _remove_files(self, sha256: str, created: list[Path]) -> None:
-        async with self._app[SESSIONMAKER]() as db:
-            await remove_unreferenced(db, sha256, created)
 
 
 def _spool(data: bytes, temp: Path) -> tuple[str, ImageHeader]:

@@ -75,11 +75,15 @@ class GroupCommit(Generic[Item, Outcome]):
             raise RuntimeError(f"the {self.name} is not running")
         waiting = _Waiting[Item, Outcome](item, asyncio.get_running_loop().create_future())
         # Its failure is retrieved even when the request has gone (no "never retrieved" noise).
-        waiting.committed.add_done_callback(_retrieve)
+        waiting.committed.add_done_callback(retrieve_failure)
         self._waiting.append(waiting)
         self._wake.set()
         # Shielded: a client that leaves does not take its item out of the batch.
         return await asyncio.shield(waiting.committed)
+
+    def waiting(self) -> int:
+        """How many items are handed over and not yet taken into a batch."""
+        return len(self._waiting)
 
     def _take(self) -> list[_Waiting[Item, Outcome]]:
         batch, self._waiting = self._waiting, []
@@ -115,7 +119,9 @@ class GroupCommit(Generic[Item, Outcome]):
                 waiting.committed.set_result(outcome)
 
 
-def _retrieve(committed: "asyncio.Future[Any]") -> None:
+def retrieve_failure(committed: "asyncio.Future[Any]") -> None:
+    """A done callback: a failure is retrieved though nobody awaits it (no \"never retrieved\"
+    noise in the log)."""
     if not committed.cancelled():
         committed.exception()
 

@@ -18,7 +18,7 @@ from server.audit import AuditTrail
 from server.decoding import DecodeGate
 from server.errors import Conflict
 from server.events.outbox import announce_all
-from server.groupcommit import GroupCommit
+from server.groupcommit import GroupCommit, retrieve_failure
 from server.imaging import ImageLimits, write_thumbnail
 from server.orm import StoredInstance, UnmatchedRow, UserRow, XRayRow
 from server.results import arrival_event
@@ -428,10 +428,45 @@ class ArrivalFiler(GroupCommit[Received, Filed]):
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Callable[[], datetime],
         on_announced: Callable[[], None],
+        on_filed: Callable[[XRayRow], None],
     ) -> None:
         super().__init__(sessionmaker)
         self._clock = clock
         self._on_announced = on_announced
+        self._on_filed = on_filed
+        self._filing: set[asyncio.Task[Filed]] = set()
+
+    async def file(self, received: Received) -> Filed:
+        """File a received image with those arriving meanwhile; its outcome once committed.
+        The files it placed are removed when it is refused or was stored before. That is
+        decided here, in a task of its own, not by the sender: a sender that leaves (a STOW
+        client that hangs up) does not take its film out of the batch, so the film may still
+        commit, and its files must then stay."""
+        filing = asyncio.ensure_future(self._file(received))
+        self._filing.add(filing)
+        filing.add_done_callback(self._filing.discard)
+        filing.add_done_callback(retrieve_failure)  # even when its sender has gone
+        return await asyncio.shield(filing)
+
+    async def _file(self, received: Received) -> Filed:
+        try:
+            filed = await self.submit(received)
+        except Exception:
+            await self._remove_files(received)
+            raise
+        if filed is None:  # stored before: the sender may forget it, as it was stored
+            await self._remove_files(received)
+        elif isinstance(filed, XRayRow):
+            self._on_filed(filed)
+        return filed
+
+    async def _remove_files(self, received: Received) -> None:
+        async with self._sessionmaker() as db:
+            await remove_unreferenced(db, received.arrival.sha256, received.stored.created)
+
+    async def stop(self) -> None:
+        await super().stop()
+        await asyncio.gather(*self._filing, return_exceptions=True)
 
     async def write_batch(self, db: AsyncSession, items: list[Received]) -> list[Filed]:
         for item in items:

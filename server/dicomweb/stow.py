@@ -22,9 +22,8 @@ from server.audit import AuditTrail
 from server.dicomweb.common import base_url, dicom_json
 from server.endpoint import STAFF, Context, Declaration, endpoint
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from server.ingest import Arrival, Received, StoredImage, remove_unreferenced, store_image
-from server.keys import ARRIVALS, DECODE_GATE, PIXEL_RENDERER, SESSIONMAKER, STORAGE
-from server.orm import XRayRow
+from server.ingest import Arrival, Received, StoredImage, store_image
+from server.keys import ARRIVALS, DECODE_GATE, STORAGE
 from shared.enums import AuditAction, AuditObjectType
 from shared.imaging import (
     DICOM,
@@ -154,27 +153,11 @@ async def _store_part(
         prepared = await _prepare_part(ctx, part, study)
     if not isinstance(prepared, _Prepared):
         return prepared
-    app = ctx.request.app
     audit = AuditTrail(
         ip=ctx.audit.ip, action=AuditAction.create, subject=None, actor_id=ctx.user.id
     )
-    try:
-        filed = await app[ARRIVALS].submit(Received(prepared.stored, prepared.arrival, audit))
-    except BaseException:
-        await _remove_files(ctx, prepared)
-        raise
-    if filed is None:  # stored before: the client may forget it, as it was stored
-        await _remove_files(ctx, prepared)
-    elif isinstance(filed, XRayRow):
-        app[PIXEL_RENDERER].prerender(filed.sha256, filed.content_type)
+    await ctx.request.app[ARRIVALS].file(Received(prepared.stored, prepared.arrival, audit))
     return 0, prepared.identity
-
-
-async def _remove_files(ctx: Context, prepared: _Prepared) -> None:
-    """The files a part placed, unless a committed row uses them. In a session of its own:
-    the request's parts run at once, and a session serves one at a time."""
-    async with ctx.request.app[SESSIONMAKER]() as db:
-        await remove_unreferenced(db, prepared.arrival.sha256, prepared.stored.created)
 
 
 async def _store_parts(ctx: Context, parts: list[Path], study: str | None) -> list[Outcome]:

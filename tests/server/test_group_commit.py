@@ -1,7 +1,9 @@
 """Reads share their audit transactions, and none is answered before its event is committed."""
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -9,12 +11,17 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from server.audit import AuditTrail
 from server.db import create_read_engine, create_sessionmaker, open_engine, utcnow
 from server.groupcommit import AUDIT_TABLE, AuditWriter, GroupCommit
+from server.ingest import Arrival, Received, store_image
+from server.keys import ARRIVALS, DECODE_GATE, SETTINGS, STORAGE
 from server.orm import AuditEventRow
 from server.settings import Settings
 from shared.enums import AuditAction, AuditObjectType, AuditOutcome
+from shared.imaging import DICOM, HEAD_BYTES, read_header
 from tests.server.conftest import Practice
+from tests.server.uploads import dicom_bytes
 
 
 def read_event_values(object_id: int = 1) -> dict[str, object]:
@@ -167,3 +174,39 @@ async def test_an_item_that_fails_its_batch_fails_alone(engine: AsyncEngine) -> 
     assert outcomes[2] == 6
     assert len(commits) == 2  # the batch failed; 1 and 3 each committed alone
     assert await written_object_ids(engine) == [1, 3]
+
+
+async def test_a_film_whose_sender_leaves_is_filed_with_its_files(
+    client: TestClient, practice: Practice, tmp_path: Path
+) -> None:
+    """A STOW client that hangs up (or a C-STORE association that drops) after its film was
+    handed to the arrival group commit: the film still commits in its batch, so its files
+    must stay. (They were removed by the sender's own error handling once: an inbox entry
+    whose original and thumbnail were gone.)"""
+    app = client.app
+    store = app[STORAGE]
+    data = dicom_bytes(tmp_path)
+    temp = store.new_temp_path()
+    temp.write_bytes(data)
+    sha256 = hashlib.sha256(data).hexdigest()
+    header = read_header(temp, DICOM)
+    limits = app[SETTINGS].image_limits
+    stored = await store_image(store, app[DECODE_GATE], limits, temp, data[:HEAD_BYTES], sha256)
+    arrival = Arrival(temp, data[:HEAD_BYTES], sha256, len(data), "STOW-RS", None)
+    audit = AuditTrail(ip="127.0.0.1", action=AuditAction.create, subject=None)
+    filer = app[ARRIVALS]
+    sender = asyncio.create_task(filer.file(Received(stored, arrival, audit)))
+    # A state to reach, not an event: a few turns of the loop, no time passes.
+    while not filer.waiting():  # noqa: ASYNC110 (handed over, not yet written)
+        await asyncio.sleep(0)
+    sender.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sender
+    await filer.stop()  # writes what waits, then lets its filings finish
+
+    listed = await client.get("/api/admin/unmatched", headers=practice.admin.headers)
+    [entry] = (await listed.json())["items"]
+    assert entry["patient_id_in_file"] == header.identity.patient_id
+    thumbnail = await client.get(entry["thumbnail_url"], headers=practice.admin.headers)
+    assert thumbnail.status == 200
+    assert store.original_path(sha256).read_bytes() == data
