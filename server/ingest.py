@@ -461,8 +461,7 @@ class ArrivalFiler(GroupCommit[Received, Filed]):
         return filed
 
     async def _remove_files(self, received: Received) -> None:
-        async with self._sessionmaker() as db:
-            await remove_unreferenced(db, received.arrival.sha256, received.stored.created)
+        await discard_stored(self._sessionmaker, received.arrival.sha256, received.stored.created)
 
     async def stop(self) -> None:
         await super().stop()
@@ -492,3 +491,12 @@ async def remove_unreferenced(db: AsyncSession, sha256: str, created: list[Path]
     if not found:
         for path in created:
             await asyncio.to_thread(path.unlink, True)
+
+
+async def discard_stored(
+    sessionmaker: async_sessionmaker[AsyncSession], sha256: str, created: list[Path]
+) -> None:
+    """Remove the files an arrival placed that is not filed after all (see
+    remove_unreferenced), in a session of its own: the caller's may be busy or gone."""
+    async with sessionmaker() as db:
+        await remove_unreferenced(db, sha256, created)

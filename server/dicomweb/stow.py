@@ -2,18 +2,21 @@
 thumbnailed, filed under the patient whose record number is its PatientID (else the unmatched
 inbox) and committed before it is reported stored.
 
-The body is read to a temporary file (at most MEDSYS_MAX_UPLOAD_BYTES, chunked or not), then
-split on its boundary here: aiohttp's multipart reader refuses boundaries over 70 characters,
-and Orthanc sends 73.
+The body (at most MEDSYS_MAX_UPLOAD_BYTES, chunked or not) is split on its boundary as it
+arrives, each part into a file of its own, and each part is examined and decoded as soon as it
+is complete. The splitting is done here: aiohttp's multipart reader refuses boundaries over 70
+characters, and Orthanc sends 73.
 """
 
 import asyncio
+import contextlib
+import enum
 import hashlib
-import mmap
 import re
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from aiohttp import web
 from pydicom.dataset import Dataset
@@ -22,14 +25,14 @@ from server.audit import AuditTrail
 from server.dicomweb.common import base_url, dicom_json
 from server.endpoint import STAFF, Context, Declaration, endpoint
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from server.ingest import Arrival, Received, StoredImage, store_image
-from server.keys import ARRIVALS, DECODE_GATE, STORAGE
+from server.ingest import Arrival, Received, StoredImage, discard_stored, store_image
+from server.keys import ARRIVALS, DECODE_GATE, SESSIONMAKER, STORAGE
+from server.uploads import ReceivedFile, body_stalled
 from shared.enums import AuditAction, AuditObjectType
 from shared.imaging import (
     DICOM,
     HEAD_BYTES,
     DicomIdentity,
-    ImageHeader,
     ImageRejected,
     read_header,
     sniff_content_type,
@@ -38,6 +41,8 @@ from shared.imaging import (
 routes = web.RouteTableDef()
 XRAY = AuditObjectType.xray
 READ_CHUNK = 256 * 1024
+SPILL_BYTES = 4 * 1024 * 1024  # a part's content held in memory before it is written
+MAX_PART_HEADER_BYTES = 16 * 1024
 # Parts of one request being decoded and thumbnailed (or waiting in the decode gate) at once.
 PREPARED_AT_ONCE = 8
 BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,200})"|([^";,\s]{1,200}))', re.IGNORECASE)
@@ -54,43 +59,146 @@ def boundary_of(content_type: str) -> bytes:
     return (found.group(1) or found.group(2)).encode()
 
 
-async def _read_body(ctx: Context, path: Path) -> None:
-    limit = ctx.settings.max_upload_bytes
+async def _body_chunks(ctx: Context) -> AsyncIterator[bytes]:
+    """The request body as it arrives (chunked or not), within the upload limit and the
+    time a client may send nothing."""
+    limit, idle = ctx.settings.max_upload_bytes, ctx.settings.body_timeout
     received = 0
-    with await asyncio.to_thread(path.open, "wb") as handle:
-        while True:
-            async with asyncio.timeout(ctx.settings.body_timeout):
+    while True:
+        try:
+            async with asyncio.timeout(idle):
                 chunk = await ctx.request.content.read(READ_CHUNK)
-            if not chunk:
-                return
-            received += len(chunk)
-            if received > limit:
-                raise PayloadTooLarge(f"The body is larger than the {limit} bytes allowed.")
-            await asyncio.to_thread(handle.write, chunk)
+        except TimeoutError:
+            raise body_stalled(idle) from None
+        if not chunk:
+            return
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(f"The body is larger than the {limit} bytes allowed.")
+        yield chunk
 
 
-def split_parts(path: Path, boundary: bytes, folder: Path) -> list[Path]:
-    """Each part's content written to a file of its own (blocking)."""
-    marker = b"--" + boundary
-    parts: list[Path] = []
-    with path.open("rb") as handle:
-        if path.stat().st_size == 0:
-            return parts
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as body:
-            position = body.find(marker)
-            while position != -1:
-                start = position + len(marker)
-                if body[start : start + 2] == b"--":
-                    break  # the closing delimiter
-                headers_end = body.find(b"\r\n\r\n", start)
-                following = body.find(b"\r\n" + marker, headers_end)
-                if headers_end == -1 or following == -1:
-                    raise BadRequest("The multipart body ends inside a part.")
-                part = folder / f"part-{len(parts)}"
-                part.write_bytes(body[headers_end + 4 : following])
-                parts.append(part)
-                position = following + 2
-    return parts
+class _Splitting(enum.Enum):
+    PREAMBLE = enum.auto()  # before the first delimiter
+    DELIMITED = enum.auto()  # after a delimiter: the closing one ("--") or a part follows
+    HEADERS = enum.auto()
+    CONTENT = enum.auto()
+    DONE = enum.auto()
+
+
+class _PartFile:
+    """A part's content on its way to a file of its own: held in memory up to SPILL_BYTES,
+    then written and hashed in a thread, so that a film of half a megabyte costs one trip."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: BinaryIO | None = None
+        self._digest = hashlib.sha256()
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._size = 0
+        self._head = b""
+
+    async def add(self, data: bytes) -> None:
+        if len(self._head) < HEAD_BYTES:
+            self._head += data[: HEAD_BYTES - len(self._head)]
+        self._held.append(data)
+        self._held_bytes += len(data)
+        self._size += len(data)
+        if self._held_bytes >= SPILL_BYTES:
+            await asyncio.to_thread(self._write, self._take())
+
+    def _take(self) -> list[bytes]:
+        held, self._held, self._held_bytes = self._held, [], 0
+        return held
+
+    def _write(self, held: list[bytes]) -> None:
+        if self._handle is None:
+            self._handle = self.path.open("wb")
+        for data in held:
+            self._handle.write(data)
+            self._digest.update(data)
+
+    def _write_and_close(self, held: list[bytes]) -> None:
+        self._write(held)
+        self.close()
+
+    async def finish(self) -> ReceivedFile:
+        await asyncio.to_thread(self._write_and_close, self._take())
+        return ReceivedFile(self.path, self._size, self._digest.hexdigest(), self._head)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+async def received_parts(
+    chunks: AsyncIterator[bytes], boundary: bytes, folder: Path
+) -> AsyncGenerator[ReceivedFile, None]:
+    """Each part of a multipart body, in a file of its own in `folder`, as soon as it has
+    arrived: the first films are examined and decoded while the rest still streams in.
+    BadRequest when the body ends inside a part."""
+    opening = b"--" + boundary
+    closing = b"\r\n" + opening  # ends a part's content
+    buffer = bytearray()
+    state = _Splitting.PREAMBLE
+    part: _PartFile | None = None
+    count = 0
+    # How far the buffer is known not to hold what the current state looks for: a client that
+    # sends a few bytes at a time must not make each search go over the whole buffer again.
+    searched = 0
+    try:
+        async for chunk in chunks:
+            buffer += chunk
+            while buffer:
+                if state is _Splitting.PREAMBLE:
+                    found = buffer.find(opening)
+                    if found == -1:
+                        del buffer[: max(0, len(buffer) - len(opening) + 1)]
+                        break
+                    del buffer[: found + len(opening)]
+                    state = _Splitting.DELIMITED
+                elif state is _Splitting.DELIMITED:
+                    if len(buffer) < 2:
+                        break
+                    state = _Splitting.DONE if buffer[:2] == b"--" else _Splitting.HEADERS
+                elif state is _Splitting.HEADERS:
+                    # From the delimiter's own line end: a part with no headers has none.
+                    end = buffer.find(b"\r\n\r\n", searched)
+                    if end == -1:
+                        if len(buffer) > MAX_PART_HEADER_BYTES:
+                            raise BadRequest("A part's headers are too long.")
+                        searched = max(0, len(buffer) - 3)
+                        break
+                    del buffer[: end + 4]
+                    searched = 0
+                    part = _PartFile(folder / f"part-{count}")
+                    count += 1
+                    state = _Splitting.CONTENT
+                elif state is _Splitting.CONTENT:
+                    assert part is not None
+                    found = buffer.find(closing, searched)
+                    if found == -1:
+                        # The last bytes may be the start of the delimiter: kept back.
+                        searched = max(0, len(buffer) - len(closing) + 1)
+                        if searched >= READ_CHUNK:  # handed over in pieces of a useful size
+                            await part.add(bytes(buffer[:searched]))
+                            del buffer[:searched]
+                            searched = 0
+                        break
+                    await part.add(bytes(buffer[:found]))
+                    del buffer[: found + len(closing)]
+                    searched = 0
+                    finished, part = part, None
+                    yield await finished.finish()
+                    state = _Splitting.DELIMITED
+                else:  # the epilogue, ignored
+                    buffer.clear()
+        if state not in (_Splitting.DONE, _Splitting.PREAMBLE):
+            raise BadRequest("The multipart body ends inside a part.")
+    finally:
+        if part is not None:
+            await asyncio.to_thread(part.close)
 
 
 def _reason(error: ImageRejected) -> int:
@@ -116,11 +224,13 @@ class _Prepared:
 Outcome = tuple[int, Any]  # (0, the stored instance's UIDs) or (a failure reason, the UIDs it had)
 
 
-async def _prepare_part(ctx: Context, part: Path, study: str | None) -> _Prepared | Outcome:
-    """Everything before the database: read, check, decode, thumbnail and place the part."""
+async def _prepare_part(ctx: Context, part: ReceivedFile, study: str | None) -> _Prepared | Outcome:
+    """Everything before the database: check, decode, thumbnail and place the part."""
     app = ctx.request.app
     try:
-        data_head, header, sha256, size = await asyncio.to_thread(_examine, part)
+        if sniff_content_type(part.head) != DICOM:
+            raise ImageRejected("The part is not a DICOM file.")
+        header = await asyncio.to_thread(read_header, part.path, DICOM)
     except ImageRejected as error:
         return _reason(error), None
     identity = header.identity
@@ -133,24 +243,28 @@ async def _prepare_part(ctx: Context, part: Path, study: str | None) -> _Prepare
             app[STORAGE],
             app[DECODE_GATE],
             ctx.settings.image_limits,
-            part,
-            data_head,
-            sha256,
+            part.path,
+            part.head,
+            part.sha256,
             header,
         )
     except ImageRejected as error:
         return _reason(error), identity
-    arrival = Arrival(part, data_head, sha256, size, "STOW-RS", ctx.user.id)
+    arrival = Arrival(part.path, part.head, part.sha256, part.size_bytes, "STOW-RS", ctx.user.id)
     return _Prepared(identity, arrival, stored)
 
 
-async def _store_part(
-    ctx: Context, part: Path, study: str | None, preparing: asyncio.Semaphore
-) -> Outcome:
-    """Prepare a part (in its turn), then file it with the films arriving meanwhile (the
-    arrival group commit); reported stored only once committed."""
+async def _prepare_in_turn(
+    ctx: Context, part: ReceivedFile, study: str | None, preparing: asyncio.Semaphore
+) -> _Prepared | Outcome:
     async with preparing:
-        prepared = await _prepare_part(ctx, part, study)
+        return await _prepare_part(ctx, part, study)
+
+
+async def _file_part(ctx: Context, preparing: "asyncio.Task[_Prepared | Outcome]") -> Outcome:
+    """File a prepared part with the films arriving meanwhile (the arrival group commit);
+    reported stored only once committed."""
+    prepared = await preparing
     if not isinstance(prepared, _Prepared):
         return prepared
     audit = AuditTrail(
@@ -160,13 +274,13 @@ async def _store_part(
     return 0, prepared.identity
 
 
-async def _store_parts(ctx: Context, parts: list[Path], study: str | None) -> list[Outcome]:
-    """Every part at once: up to PREPARED_AT_ONCE decoded and thumbnailed (in the decode
-    gate's turn) while the others wait or are filed. Each part is let finish even when
-    another fails, so none is left half done; then the first failure is raised."""
-    preparing = asyncio.Semaphore(PREPARED_AT_ONCE)
+async def _file_parts(
+    ctx: Context, preparing: "list[asyncio.Task[_Prepared | Outcome]]"
+) -> list[Outcome]:
+    """Every part filed as soon as it is prepared. Each is let finish even when another
+    fails, so none is left half done; then the first failure is raised."""
     results = await asyncio.gather(
-        *(_store_part(ctx, part, study, preparing) for part in parts), return_exceptions=True
+        *(_file_part(ctx, task) for task in preparing), return_exceptions=True
     )
     outcomes: list[Outcome] = []
     for result in results:
@@ -176,25 +290,17 @@ async def _store_parts(ctx: Context, parts: list[Path], study: str | None) -> li
     return outcomes
 
 
-def _examine(part: Path) -> tuple[bytes, ImageHeader, str, int]:
-    """A part's first bytes, DICOM header, sha256 and size, in one trip to a thread.
-    ImageRejected when it is not a readable DICOM file."""
-    with part.open("rb") as handle:
-        data_head = handle.read(HEAD_BYTES)
-    if sniff_content_type(data_head) != DICOM:
-        raise ImageRejected("The part is not a DICOM file.")
-    header = read_header(part, DICOM)
-    sha256, size = _hash(part)
-    return data_head, header, sha256, size
-
-
-def _hash(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(READ_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+async def _discard_parts(
+    ctx: Context, preparing: "list[asyncio.Task[_Prepared | Outcome]]"
+) -> None:
+    """The body failed after some parts were prepared: none is filed, and the files they
+    placed go (unless a committed film has the same content)."""
+    results = await asyncio.gather(*preparing, return_exceptions=True)
+    for result in results:
+        if isinstance(result, _Prepared):
+            await discard_stored(
+                ctx.request.app[SESSIONMAKER], result.arrival.sha256, result.stored.created
+            )
 
 
 async def store_instances(ctx: Context, study: str | None) -> web.Response:
@@ -202,14 +308,24 @@ async def store_instances(ctx: Context, study: str | None) -> web.Response:
     await ctx.db.commit()  # hand the connection back while the body streams in
     folder = ctx.request.app[STORAGE].new_temp_path()
     await asyncio.to_thread(folder.mkdir)
+    # Parts are decoded and thumbnailed (PREPARED_AT_ONCE at a time, in the decode gate's
+    # turn) while the body still arrives; none is filed before the whole body has.
+    in_turn = asyncio.Semaphore(PREPARED_AT_ONCE)
+    preparing: list[asyncio.Task[_Prepared | Outcome]] = []
     try:
-        body = folder / "body"
-        await _read_body(ctx, body)
-        parts = await asyncio.to_thread(split_parts, body, boundary, folder)
-        await asyncio.to_thread(body.unlink)
-        if not parts:
+        try:
+            parts = received_parts(_body_chunks(ctx), boundary, folder)
+            async with contextlib.aclosing(parts):
+                async for part in parts:
+                    preparing.append(
+                        asyncio.create_task(_prepare_in_turn(ctx, part, study, in_turn))
+                    )
+        except BaseException:
+            await _discard_parts(ctx, preparing)
+            raise
+        if not preparing:
             raise BadRequest("The body holds no part.")
-        outcomes = await _store_parts(ctx, parts, study)
+        outcomes = await _file_parts(ctx, preparing)
     finally:
         await asyncio.to_thread(_remove_folder, folder)
     return _answer(ctx, outcomes)

@@ -3,6 +3,7 @@ Orthanc's report, each with a test. A real server process, the real database."""
 
 import io
 import secrets
+from pathlib import Path
 
 import pydicom
 import pytest
@@ -232,6 +233,38 @@ def test_stow_takes_what_orthanc_and_others_send(practice: Practice, number: str
         practice, f"--{boundary}--\r\n".encode(), f"multipart/related; boundary={boundary}"
     )
     assert empty.status_code == 400
+
+
+def stored_files(practice: Practice) -> set[str]:
+    """The names of the files in the server's image store (content addressed)."""
+    storage = Path(practice.server.environment["MEDSYS_DATA_DIR"]) / "storage"
+    # Not the display renders (a cache, made in the background when arrivals stop).
+    kept = [storage / "objects", storage / "thumbnails"]
+    return {path.name for folder in kept for path in folder.rglob("*") if path.is_file()}
+
+
+def test_a_broken_body_stores_nothing_of_it(practice: Practice, number: str) -> None:
+    """Parts are decoded while the body still arrives; a body that then turns out broken
+    (here cut short; one over the size limit fails the same way) stores none of its parts,
+    not even the whole ones before the break, and leaves no file behind."""
+    boundary = secrets.token_hex(8)
+    content_type = f'multipart/related; type="application/dicom"; boundary={boundary}'
+    whole = [part10(film(number, seed)) for seed in (71, 72)]
+    files_before = stored_files(practice)
+    cut_short = multipart_body(whole, boundary)[: -len(f"--{boundary}--\r\n") - 100]
+    answer = stow(practice, cut_short, content_type)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert "ends inside a part" in answer.json()["detail"]
+    doctor = client(practice, DOCTOR_EMAIL)
+    for data in whole:
+        uid = pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID
+        assert doctor.search_for_instances(search_filters={"SOPInstanceUID": uid}) == []
+    assert stored_files(practice) == files_before
+    # The same films, whole, are stored afterwards: nothing of the broken body stands in the way.
+    answer = stow(practice, multipart_body(whole, boundary), content_type)
+    assert answer.status_code == 200, answer.text
+    assert len(stored_files(practice) - files_before) == 4  # two originals, two thumbnails
 
 
 def test_one_request_files_each_part_once_and_where_it_belongs(

@@ -1,0 +1,144 @@
+"""The STOW-RS body splitter, fed the way a network delivers: in pieces of any size, cut
+anywhere, including inside a boundary."""
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server.demo_images import radiograph_pixels, write_dicom
+from server.dicomweb.stow import received_parts
+from server.errors import BadRequest
+from server.keys import STORAGE
+from tests.server.conftest import Practice
+
+BOUNDARY = secrets.token_hex(12)
+
+
+def body(parts: list[bytes], *, preamble: bytes = b"", epilogue: bytes = b"") -> bytes:
+    pieces = [preamble]
+    for number, part in enumerate(parts):
+        # One part with no headers at all: the blank line follows the delimiter at once.
+        headers = b"" if number == 1 else b"Content-Type: application/dicom\r\n"
+        pieces += [b"--" + BOUNDARY.encode() + b"\r\n" + headers + b"\r\n", part, b"\r\n"]
+    return b"".join(pieces) + b"--" + BOUNDARY.encode() + b"--\r\n" + epilogue
+
+
+async def in_pieces(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+        await asyncio.sleep(0)  # as a socket would: the reader runs between pieces
+
+
+async def split(data: bytes, size: int, folder: Path) -> list[bytes]:
+    found = []
+    async for part in received_parts(in_pieces(data, size), BOUNDARY.encode(), folder):
+        content = part.path.read_bytes()
+        assert part.size_bytes == len(content)
+        assert part.sha256 == hashlib.sha256(content).hexdigest()
+        assert part.head == content[:132]
+        found.append(content)
+    return found
+
+
+# Contents that look like the end of a part without being it, and one of several megabytes
+# (held in memory only up to a point, then written as it comes).
+TRICKY = [
+    b"\r\n--" + BOUNDARY.encode()[:-1] + b"X and on",
+    b"",
+    b"--" + BOUNDARY.encode() + b" without the line break before it\r\n",
+    b"\r\n\r\n" * 10,
+    secrets.token_bytes(9 * 1024 * 1024 + 17),
+]
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096, 256 * 1024, 64 * 1024 * 1024])
+async def test_parts_come_out_whole_however_the_body_is_cut(tmp_path: Path, size: int) -> None:
+    parts = TRICKY if size >= 4096 else TRICKY[:4]  # in tiny pieces: the small ones only
+    data = body(parts, preamble=b"a preamble\r\n", epilogue=b"an epilogue")
+    assert await split(data, size, tmp_path) == parts
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        body([b"one part"])[:-10],  # the closing delimiter cut
+        body([b"one part", b"another"])[:-30],  # inside the last part
+        b"--" + BOUNDARY.encode() + b"\r\nContent-Type: application/dicom",  # inside headers
+        b"--" + BOUNDARY.encode(),  # a delimiter and nothing after it
+    ],
+)
+async def test_a_body_cut_short_is_refused(tmp_path: Path, data: bytes) -> None:
+    with pytest.raises(BadRequest, match="ends inside a part"):
+        await split(data, 5, tmp_path)
+
+
+async def test_no_delimiter_means_no_part(tmp_path: Path) -> None:
+    assert await split(b"no multipart here", 4, tmp_path) == []
+    assert await split(b"--" + BOUNDARY.encode() + b"--\r\n", 4, tmp_path) == []
+
+
+async def test_endless_part_headers_are_refused(tmp_path: Path) -> None:
+    data = b"--" + BOUNDARY.encode() + b"\r\nX-Filler: " + b"x" * 20000
+    with pytest.raises(BadRequest, match="headers are too long"):
+        await split(data, 1000, tmp_path)
+
+
+async def test_parts_prepared_before_the_body_broke_leave_no_file(
+    client: TestClient, practice: Practice, tmp_path: Path
+) -> None:
+    """The first film of a body that is then cut short was decoded and placed in storage
+    while the rest arrived; the refused request takes it away again before answering."""
+    doctor = await practice.doctor()
+    films = []
+    for seed in (81, 82):
+        path = tmp_path / f"film-{seed}.dcm"
+        write_dicom(path, radiograph_pixels(256, 256, seed=seed), patient_id="NOBODY-81")
+        films.append(path.read_bytes())
+    cut_short = body(films)[: -len(films[1]) // 2]
+    # The first part and the delimiter after it.
+    first_end = cut_short.index(b"--" + BOUNDARY.encode(), cut_short.index(films[0]) + 1)
+    first_end += len(BOUNDARY) + 2
+    # The rest of the body is sent once the first film is in storage (a spy on the store's
+    # placing, which runs in a thread), so that there is something to take away.
+    store = client.app[STORAGE]
+    placed = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    place = store.place
+
+    def placing(temp_path: Path, final_path: Path) -> bool:
+        created = place(temp_path, final_path)
+        loop.call_soon_threadsafe(placed.set)
+        return created
+
+    store.place = placing  # type: ignore[method-assign]
+
+    async def sent() -> AsyncIterator[bytes]:
+        yield cut_short[:first_end]
+        await placed.wait()
+        yield cut_short[first_end:]
+
+    answer = await client.post(
+        "/dicomweb/studies",
+        data=sent(),
+        headers={
+            **doctor.headers,
+            "Content-Type": f"multipart/related; type=application/dicom; boundary={BOUNDARY}",
+        },
+    )
+    assert answer.status == 400, await answer.text()
+    # Whatever preparation is still running in the server (none should be) ends first.
+    still_preparing = [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "") == "_prepare_in_turn"
+    ]
+    await asyncio.gather(*still_preparing, return_exceptions=True)
+    left = [path for path in store.root.rglob("*") if path.is_file() and path.name != ".lock"]
+    assert left == []
+    listed = await client.get("/api/admin/unmatched", headers=practice.admin.headers)
+    assert (await listed.json())["items"] == []
