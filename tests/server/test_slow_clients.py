@@ -11,10 +11,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.server.live import Running, login, prepared_environment, running, upload_file
+from devtools.live_server import create_user
+from tests.server.live import (
+    PASSWORD,
+    Running,
+    login,
+    prepared_environment,
+    running,
+    upload_file,
+)
 
 # Generous against the 1 s timeouts below; a server without timeouts holds them for an hour.
 DEADLINE = 15
+DOCTOR_EMAIL = "slow.doctor@practice.example"
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         MEDSYS_KEEPALIVE_TIMEOUT="1",
         MEDSYS_BODY_TIMEOUT="1",
     )
+    create_user(environment, "doctor", DOCTOR_EMAIL, "Slow Doctor", PASSWORD)
     with running(environment) as live:
         yield live
 
@@ -89,6 +99,28 @@ async def test_an_upload_that_stops_arriving_is_408_and_closed(server: Running) 
             + b"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 5000000\r\n\r\n"
             b'--B\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
             b"\x89PNG\r\n\x1a\n" + b"\0" * 1000
+        )
+        await writer.drain()
+        answer = await until_closed(reader)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"stopped arriving" in answer
+
+
+async def test_a_stow_body_that_stops_arriving_is_408_and_closed(server: Running) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{server.url}/api/login", json={"email": DOCTOR_EMAIL, "password": PASSWORD}
+        ) as response,
+    ):
+        token = (await response.json())["access_token"]
+    async with connect(server) as (reader, writer):
+        writer.write(
+            b"POST /dicomweb/studies HTTP/1.1\r\nHost: medsys\r\n"
+            + f"Authorization: Bearer {token}\r\n".encode()
+            + b"Content-Type: multipart/related; type=application/dicom; boundary=B\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+            b"400\r\n--B\r\n\r\n" + b"\0" * (0x400 - 7) + b"\r\n"
         )
         await writer.drain()
         answer = await until_closed(reader)
