@@ -623,7 +623,9 @@ def main() -> None:
         )
     if arguments.postgres:
         rows += postgres_workers(arguments.postgres, 10_000, arguments.seconds)
-    if with_orthanc:
+    if arguments.uploads <= 0:
+        print("no image comparison: --uploads 0")
+    elif with_orthanc:
         rows += images(arguments.uploads)
     else:
         print("no image comparison: Orthanc is not installed, not root, or --postgres given")

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from server.rawsql import use_loop_reader
+
 # Stable constraint names on SQLite and PostgreSQL, so migrations can name what they alter.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -136,6 +138,7 @@ def create_read_engine(database_url: str) -> AsyncEngine | None:
         pool_reset_on_return=None,
     )
     event.listen(engine.sync_engine, "connect", _sqlite_read_only_on_connect)
+    use_loop_reader(engine)
     return engine
 
 

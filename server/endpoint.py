@@ -38,7 +38,7 @@ from server.keys import (
     SETTINGS,
 )
 from server.orm import AuditEventRow, UserRow
-from server.rawsql import DriverConnection, driver_connection
+from server.rawsql import Reader, driver_connection
 from server.sessions import IDLE_MESSAGE, authenticate, check_session, revoke_session
 from server.settings import Settings
 from server.uploads import body_stalled
@@ -153,7 +153,7 @@ class Context:
         if self._db is not None and self._db.info.pop("announced", None):
             app[EVENT_HUB].wake()  # SQLite: this process is the only one to tell
 
-    def reader(self) -> AbstractAsyncContextManager[DriverConnection]:
+    def reader(self) -> AbstractAsyncContextManager[Reader]:
         """A read connection's driver, for the hot reads written as RawQuery."""
         return driver_connection(self.request.app[READ_ENGINE])
 

@@ -1,14 +1,17 @@
 """Reads straight to the driver (server/rawsql.py) give what the ORM gives, on both databases."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import bindparam, inspect, literal_column, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.db import open_engine, utcnow
+from server.db import create_engine, create_read_engine, open_engine, utcnow
 from server.orm import QuestionRow, UserRow
-from server.rawsql import RawQuery, driver_connection
+from server.rawsql import LOOP_READ_STEPS, RawQuery, driver_connection
 from shared.enums import QuestionStatus, UserType
 
 USER_BY_ID = RawQuery(
@@ -27,6 +30,17 @@ QUESTIONS_SINCE = RawQuery(
     .limit(10)
     .offset(1)
 )
+
+
+@contextlib.asynccontextmanager
+async def readers_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The engine the server reads with: SQLite's read-only one, whose hot reads run in the
+    loop's thread; PostgreSQL's one pool."""
+    engine = create_read_engine(database_url) or create_engine(database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 def patient(**columns: object) -> dict[str, object]:
@@ -65,7 +79,10 @@ async def test_rows_are_the_orms_values(database_url: str) -> None:
         async with driver_connection(engine) as reader:
             raw = await USER_BY_ID.one_or_none(reader, user_id=user_id)
             missing = await USER_BY_ID.one_or_none(reader, user_id=user_id + 1)
+        async with readers_engine(database_url) as reads, driver_connection(reads) as reader:
+            read_by_the_server = await USER_BY_ID.one_or_none(reader, user_id=user_id)
     assert raw == dict(orm._mapping)
+    assert read_by_the_server == raw  # SQLite: in the loop's thread (LoopSqliteReader)
     # Typed as the model declares, not as the driver stores: an enum, a bool, an aware time.
     assert raw["usertype"] is UserType.patient
     assert raw["is_active"] is False
@@ -115,3 +132,25 @@ async def test_a_list_parameter_is_refused_when_compiled(tmp_path: Path) -> None
     ):
         with pytest.raises(TypeError, match="IN"):
             await listing.all(reader, ids=[1, 2])
+
+
+# Counts to `n` the slow way: one step of SQLite's machine after another.
+COUNTING = select(literal_column("n")).select_from(
+    text(
+        "(WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < :upto) "
+        "SELECT max(n) AS n FROM c) AS counted"
+    )
+)
+COUNTED = RawQuery(COUNTING)
+
+
+async def test_a_long_statement_is_not_run_in_the_loops_thread(database_url: str) -> None:
+    """A statement past the loop reader's budget is interrupted there and run again in a
+    pooled connection's thread; its caller sees only its rows."""
+    async with open_engine(database_url) as engine, engine.begin():
+        pass  # the database and its tables exist
+    async with readers_engine(database_url) as reads, driver_connection(reads) as reader:
+        assert await COUNTED.all(reader, upto=10) == [{"n": 10}]
+        many = 10 * LOOP_READ_STEPS
+        assert await COUNTED.all(reader, upto=many) == [{"n": many}]
+        assert await COUNTED.all(reader, upto=20) == [{"n": 20}]  # and the loop's again
