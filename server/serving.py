@@ -5,6 +5,7 @@ the workers, forked after it, all accept on it: the kernel spreads connections b
 """
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -58,6 +59,13 @@ async def serve_on(
     await runner.setup()
     try:
         await web.SockSite(runner, sock).start()
+        # What startup made (modules, the ORM's mappings, the wire models' schemas: most of
+        # the heap, and it lives as long as the process) is left out of garbage collection.
+        # Each full collection went over all of it and held the loop meanwhile: the slowest
+        # 1 % of reads at 64 connections took 114-153 ms, 46-56 ms once frozen (scratch
+        # driver, wrk -t2 -c64, 10,000 questions).
+        gc.collect()
+        gc.freeze()
         on_started()
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
