@@ -30,7 +30,9 @@ class _Compiled:
     fixed: dict[str, Any]
     bind_processors: tuple[Processor, ...]
     names: tuple[str, ...]  # of the selected columns
-    result_processors: tuple[Processor, ...]
+    # The columns whose values the driver's differ from the ORM's (datetimes, enums), with
+    # their types' conversions; the others are taken as they come.
+    converted: tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
 def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
@@ -50,8 +52,9 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
         ),
         tuple(str(column.key) for column in statement.selected_columns),
         tuple(
-            column.type._cached_result_processor(dialect, None)
+            (str(column.key), process)
             for column in statement.selected_columns
+            if (process := column.type._cached_result_processor(dialect, None)) is not None
         ),
     )
 
@@ -79,14 +82,14 @@ class RawQuery:
             )
         ]
         rows = await reader.fetch(compiled.sql, values)
-        names, processors = compiled.names, compiled.result_processors
-        return [
-            {
-                name: value if process is None else process(value)
-                for name, process, value in zip(names, processors, row, strict=True)
-            }
-            for row in rows
-        ]
+        names, converted = compiled.names, compiled.converted
+        found = []
+        for row in rows:
+            values_by_name = dict(zip(names, row, strict=True))
+            for name, process in converted:
+                values_by_name[name] = process(values_by_name[name])
+            found.append(values_by_name)
+        return found
 
     async def one_or_none(self, reader: "Reader", **parameters: Any) -> dict[str, Any] | None:
         rows = await self.all(reader, **parameters)
