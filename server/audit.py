@@ -92,9 +92,17 @@ class AuditTrail:
         }
 
     def record_patients(self, object_type: AuditObjectType, patient_ids: set[int]) -> None:
-        """One event per patient whose data a list returned."""
-        for patient_id in sorted(patient_ids):
-            self.record(object_type, None, patient_id)
+        """One event per patient whose data a list returned, all at the time of the read."""
+        read = self._values(
+            object_type,
+            None,
+            None,
+            action=self.action,
+            outcome=AuditOutcome.ok,
+            actor_id=self.actor_id,
+            detail=None,
+        )
+        self.events.extend(read | {"patient_id": patient_id} for patient_id in sorted(patient_ids))
 
     def about(
         self, object_type: AuditObjectType, object_id: int | None, patient_id: int | None

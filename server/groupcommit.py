@@ -17,14 +17,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit import AuditValues
 from server.orm import AuditEventRow, SessionRow
+from server.rawsql import RawInsert
 
 log = logging.getLogger(__name__)
 AUDIT_TABLE = cast(Table, AuditEventRow.__table__)
+# Every column but the id (an event lacking a key, as some tests write them, leaves it NULL).
+AUDIT_INSERT = RawInsert(
+    AUDIT_TABLE,
+    [column.key for column in AUDIT_TABLE.columns if column.key != "id"],
+)
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -150,8 +156,8 @@ class AuditWriter(GroupCommit[_AuditItem, None]):
 
     async def write_batch(self, db: AsyncSession, items: list[_AuditItem]) -> list[None]:
         rows = [row for item in items for row in item.rows]
-        if rows:  # Core, not the ORM's bulk insert: a third of the time for fifty rows
-            await db.execute(insert(AUDIT_TABLE), rows)
+        if rows:
+            await AUDIT_INSERT.run(db, rows)
         touches = [touch for item in items for touch in item.touches]
         if touches:  # by primary key, one statement for all
             await db.execute(update(SessionRow), touches)
