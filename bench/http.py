@@ -449,6 +449,8 @@ def images(uploads: int) -> list[Row]:
             patient = login(url, "patient-0@bench.example")["user"]
             patient_id = str(patient["id"])  # type: ignore[index]
             assert medsys.process is not None
+            # Where it started: once its startup (the decoding workers, their warm-up) is done.
+            wait_until_idle(medsys.process.pid)
             before = resident_mb(medsys.process.pid)
             ids: list[int] = []
 

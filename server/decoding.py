@@ -66,13 +66,15 @@ def trim_free_memory() -> None:
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers forked from a fresh server process that has imported the decoders: not from
+    """Workers forked from a fresh server process that has imported the decoders and taken
+    a small image through them (server/decoders_warm.py), so that what they load on first
+    use is loaded once and shared: not from
     this one, whose threads (the database's, the DICOM listener's) may hold locks at the
     fork, and quicker to start than a spawned interpreter importing numpy and pydicom."""
     if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["server.imaging", "server.pixels"])
+    context.set_forkserver_preload(["server.imaging", "server.pixels", "server.decoders_warm"])
     return context
 
 

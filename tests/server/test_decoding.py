@@ -4,6 +4,7 @@ they run in worker processes, and a worker that dies takes only its own image wi
 import asyncio
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,23 @@ async def test_decodes_run_in_worker_processes_and_a_dying_one_takes_only_its_im
         # The next image is decoded as usual, by new workers; nothing is left held.
         assert await gate.decode(MB, _worker_pid) not in workers | {os.getpid()}
         assert (gate.in_use, gate.running) == (0, 0)
+    finally:
+        await asyncio.to_thread(gate.close)
+
+
+def _loaded(names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if name in sys.modules]
+
+
+async def test_workers_start_with_their_decoders_loaded() -> None:
+    """What a worker's first image would load (Pillow's JPEG and PNG plugins, the masked
+    arrays pydicom's windowing uses) is loaded once, in the fork server, before the workers
+    are forked from it: shared by all of them instead of loaded by each."""
+    wanted = ("PIL.JpegImagePlugin", "PIL.PngImagePlugin", "numpy.ma")
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=1)
+    try:
+        await gate.start()
+        assert await gate.decode(MB, _loaded, wanted) == list(wanted)  # its first task
     finally:
         await asyncio.to_thread(gate.close)
 
