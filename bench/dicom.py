@@ -1,6 +1,8 @@
 """DICOM in, measured: C-STORE of N instances over 4 parallel associations, and STOW-RS of the
 same instances in 4 parallel requests, into medsys and, side by side in the same run, into
 Orthanc (its C-STORE SCP and its STOW-RS) when Orthanc and its DICOMweb plugin are installed.
+C-STORE is sent twice: by pynetdicom in threads of this process, and (when dcmtk is installed)
+by four `storescu` processes, a client light enough that the receiver, not it, sets the rate.
 
 Orthanc listens on every interface, so with Orthanc the whole run happens in a private network
 namespace: run as root, this script re-runs itself under `unshare -n` (loopback only). Prints
@@ -15,6 +17,8 @@ arrive (it renders them for the viewer once they stop coming) does not slow Orth
 import argparse
 import io
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +47,7 @@ from devtools.orthanc import installed as orthanc_installed
 from server.demo_images import radiograph_pixels, write_dicom
 
 PARALLEL = 4
+Works = list[tuple[str, Callable[[], None], list[bytes]]]  # (what, how it is sent, the files)
 PASSWORD = "bench password 1"
 
 
@@ -75,6 +80,32 @@ def c_store(port: int, called: str, files: list[bytes]) -> None:
 
     with ThreadPoolExecutor(PARALLEL) as pool:
         list(pool.map(send, shares))
+
+
+def c_store_dcmtk(port: int, called: str, files: list[bytes]) -> None:
+    """Send the files over PARALLEL associations at once, each from a process of dcmtk's
+    `storescu` (C++): a client that takes little of the CPU, where pynetdicom's, in threads of
+    this one process, was what bounded the rate (Orthanc received no faster than it sent)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = []
+        for number, data in enumerate(files):
+            path = Path(scratch) / f"{number}.dcm"
+            path.write_bytes(data)
+            paths.append(str(path))
+        senders = [
+            subprocess.Popen(
+                ["storescu", "-aet", "BENCH", "-aec", called, "127.0.0.1", str(port), *share],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for share in (paths[index::PARALLEL] for index in range(PARALLEL))
+        ]
+        for sender in senders:
+            _, errors = sender.communicate(timeout=600)
+            # storescu says "E:" for an instance the receiver refused, and still exits 0.
+            assert sender.returncode == 0, errors
+            assert "E:" not in errors, errors
 
 
 def stow(url: str, headers: dict[str, str], files: list[bytes]) -> None:
@@ -130,21 +161,26 @@ def run(count: int) -> None:
             patient = log_in(url, "p@bench.example", PASSWORD)
             number = str(patient["user"]["medical_record_number"])  # type: ignore[index]
             by_store, by_stow = instances(count, number), instances(count, number)
+            by_dcmtk = instances(count, number) if shutil.which("storescu") else []
+
+            def sent(port: int, called: str, stow_url: str, headers: dict[str, str]) -> Works:
+                works: Works = [("C-STORE", lambda: c_store(port, called, by_store), by_store)]
+                if by_dcmtk:
+                    works.append(
+                        ("C-STORE/dcmtk", lambda: c_store_dcmtk(port, called, by_dcmtk), by_dcmtk)
+                    )
+                works.append(("STOW-RS", lambda: stow(stow_url, headers, by_stow), by_stow))
+                return works
+
             rows = []
             # Orthanc first: medsys renders the films it received for the viewer once they
             # stop arriving, and that work must not land in Orthanc's measurement.
             if orthanc is not None:
-                stow_url = f"http://127.0.0.1:{ORTHANC_HTTP}/dicom-web/studies"
-                for kind, work, files in (
-                    ("C-STORE", lambda: c_store(ORTHANC_DICOM, "ORTHANC", by_store), by_store),
-                    ("STOW-RS", lambda: stow(stow_url, {}, by_stow), by_stow),
-                ):
+                orthanc_stow = f"http://127.0.0.1:{ORTHANC_HTTP}/dicom-web/studies"
+                for kind, work, files in sent(ORTHANC_DICOM, "ORTHANC", orthanc_stow, {}):
                     rows.append((kind, "Orthanc", timed(work, files, orthanc.pid)))
             before = resident_mb(medsys.process.pid)
-            for kind, work, files in (
-                ("C-STORE", lambda: c_store(11112, "MEDSYS", by_store), by_store),
-                ("STOW-RS", lambda: stow(f"{url}/dicomweb/studies", headers, by_stow), by_stow),
-            ):
+            for kind, work, files in sent(11112, "MEDSYS", f"{url}/dicomweb/studies", headers):
                 rows.append((kind, "medsys", timed(work, files, medsys.process.pid)))
             after = resident_mb(medsys.process.pid)
         finally:
@@ -155,10 +191,10 @@ def run(count: int) -> None:
     size = sum(len(f) for f in by_store) / count / 1e6
     print(f"{count} instances of {size:.2f} MB, {PARALLEL} associations / requests at once")
     print(
-        f"{'measurement':10} {'server':8} {'instances/s':>12} {'MB/s':>8} {'CPU ms/instance':>16}"
+        f"{'measurement':13} {'server':8} {'instances/s':>12} {'MB/s':>8} {'CPU ms/instance':>16}"
     )
     for kind, server, (rate, megabytes, cpu) in sorted(rows):
-        print(f"{kind:10} {server:8} {rate:12.1f} {megabytes:8.1f} {cpu:16.1f}")
+        print(f"{kind:13} {server:8} {rate:12.1f} {megabytes:8.1f} {cpu:16.1f}")
     if orthanc is None:
         print("Orthanc (with orthanc-dicomweb) is not installed: medsys alone")
     print(f"medsys memory (with its decoders): {before:.0f} MB before, {after:.0f} MB after")
