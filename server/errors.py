@@ -111,6 +111,11 @@ STORAGE_FULL = (
     "The server's image store is full, so nothing was stored. "
     "The practice's administrator has to make room."
 )
+IMAGE_FILE_MISSING = (
+    "The image's file is missing from the server's image store. The practice's administrator "
+    "should run the storage check (medsys-server fsck), which lists every film whose files "
+    "are gone."
+)
 STORAGE_UNWRITABLE = (
     "The server's image store cannot be written, so nothing was stored. "
     "The practice's administrator has to repair it."

@@ -17,6 +17,8 @@ from server.access import (
 from server.convert import XRAY_LOADS, xray_out
 from server.endpoint import ADMIN, ANY_USER, Context, endpoint, json_response, no_content
 from server.errors import (
+    IMAGE_FILE_MISSING,
+    ApiError,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -216,7 +218,13 @@ async def send_file(
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", **(extra_headers or {})}
     if _etag_matches(ctx.request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
-    size = (await asyncio.to_thread(path.stat)).st_size
+    try:
+        size = (await asyncio.to_thread(path.stat)).st_size
+    except FileNotFoundError:
+        # The store was damaged (a file deleted by hand, a restore that missed some): said
+        # plainly, to the user and in the log, rather than as an unexplained failure.
+        log.error("%s: its file %s is missing from the image store", ctx.request.path, path)
+        raise ApiError(IMAGE_FILE_MISSING) from None
     response = web.StreamResponse(headers=headers)
     response.content_type = content_type
     response.content_length = size

@@ -143,6 +143,20 @@ async def test_patient_uploads_and_reads_back_exact_bytes(
     assert preview.size == (round(width * scale), round(height * scale))
 
 
+async def test_a_film_whose_file_is_gone_says_so(client: TestClient, practice: Practice) -> None:
+    """A damaged image store (a file deleted by hand, a restore that missed some): the viewer
+    is told what is wrong and what to do, not given an unexplained failure."""
+    patient = await practice.patient()
+    xray = await upload_png(client, patient)
+    store = client.app[STORAGE]
+    store.thumbnail_path(xray["sha256"], "image/png").unlink()
+    store.original_path(xray["sha256"]).unlink()
+    for path in (xray["thumbnail_url"], xray["image_of_xray"]):
+        body = await problem(await fetch(client, patient, path), 500)
+        assert "missing from the server's image store" in body["detail"]
+        assert "medsys-server fsck" in body["detail"]
+
+
 async def test_doctor_and_admin_upload_for_a_patient(
     client: TestClient, practice: Practice
 ) -> None:
