@@ -195,7 +195,9 @@ class LoopSqliteReader:
 
     def __init__(self, path: str, engine: AsyncEngine) -> None:
         self._path = path
-        self._engine = engine
+        # Weakly: the engine's table of loop readers holds this one, and must not keep the
+        # engine alive through it.
+        self._engine = weakref.ref(engine)
         self.dialect = engine.dialect
         self._connection: sqlite3.Connection | None = None
 
@@ -205,7 +207,10 @@ class LoopSqliteReader:
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode & 0xFF not in _RUN_ELSEWHERE:
                 raise
-        async with pooled_connection(self._engine) as pooled:
+        engine = self._engine()
+        if engine is None:
+            raise RuntimeError("the engine of this reader has been dropped")
+        async with pooled_connection(engine) as pooled:
             return await pooled.fetch(sql, values)
 
     def _fetch(self, sql: str, values: Sequence[Any]) -> list[Any]:
