@@ -8,7 +8,6 @@ to stay for its life.
 """
 
 import gc
-import io
 import logging
 import tempfile
 from pathlib import Path
@@ -41,7 +40,6 @@ def warm(folder: Path) -> None:
         header = read_header(path, content_type)
         write_thumbnail(path, header, folder / "thumbnail")
         render_pixels(path, content_type, folder / "pixels.png")
-    Image.open(io.BytesIO((folder / "pixels.png").read_bytes())).load()
 
 
 try:

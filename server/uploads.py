@@ -40,9 +40,52 @@ def too_large(max_bytes: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The upload is larger than the {max_bytes} bytes allowed.")
 
 
-def _write_chunk(handle: BinaryIO, digest: "hashlib._Hash", chunk: bytes) -> None:
-    handle.write(chunk)
-    digest.update(chunk)
+class ReceivingFile:
+    """A file's content on its way to disk, hashed as it goes: held in memory up to
+    `hold_bytes`, then written and hashed in a thread (0: each piece as it comes). A STOW-RS
+    part of half a megabyte then costs one trip to a thread."""
+
+    def __init__(self, path: Path, hold_bytes: int = 0) -> None:
+        self.path = path
+        self._hold_bytes = hold_bytes
+        self._handle: BinaryIO | None = None
+        self._digest = hashlib.sha256()
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._size = 0
+        self._head = b""
+
+    async def add(self, data: bytes) -> None:
+        if len(self._head) < HEAD_BYTES:
+            self._head += data[: HEAD_BYTES - len(self._head)]
+        self._held.append(data)
+        self._held_bytes += len(data)
+        self._size += len(data)
+        if self._held_bytes >= self._hold_bytes:
+            await asyncio.to_thread(self._write, self._take())
+
+    def _take(self) -> list[bytes]:
+        held, self._held, self._held_bytes = self._held, [], 0
+        return held
+
+    def _write(self, held: list[bytes]) -> None:
+        if self._handle is None:
+            self._handle = self.path.open("wb")
+        for data in held:
+            self._handle.write(data)
+            self._digest.update(data)
+
+    def _write_and_close(self, held: list[bytes]) -> None:
+        self._write(held)
+        self.close()
+
+    async def finish(self) -> ReceivedFile:
+        await asyncio.to_thread(self._write_and_close, self._take())
+        return ReceivedFile(self.path, self._size, self._digest.hexdigest(), self._head)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,20 +119,14 @@ def body_stalled(idle_seconds: float) -> RequestTimeout:
 
 
 async def _receive_file(body: _Body, part: BodyPartReader, path: Path) -> ReceivedFile:
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    handle = await asyncio.to_thread(path.open, "wb")
+    # Disk writes and hashing off the event loop, one chunk at a time.
+    receiving = ReceivingFile(path)
     try:
         while chunk := await body.chunk(part):
-            if len(head) < HEAD_BYTES:
-                head += chunk[: HEAD_BYTES - len(head)]
-            size += len(chunk)
-            # Disk writes and hashing off the event loop, one chunk at a time.
-            await asyncio.to_thread(_write_chunk, handle, digest, chunk)
+            await receiving.add(chunk)
+        return await receiving.finish()
     finally:
-        await asyncio.to_thread(handle.close)
-    return ReceivedFile(path=path, size_bytes=size, sha256=digest.hexdigest(), head=head)
+        await asyncio.to_thread(receiving.close)
 
 
 async def _receive_field(body: _Body, part: BodyPartReader) -> str:

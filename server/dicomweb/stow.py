@@ -11,12 +11,11 @@ characters, and Orthanc sends 73.
 import asyncio
 import contextlib
 import enum
-import hashlib
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from aiohttp import web
 from pydicom.dataset import Dataset
@@ -27,11 +26,10 @@ from server.endpoint import STAFF, Context, Declaration, endpoint
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from server.ingest import Arrival, Received, StoredImage, discard_stored, store_image
 from server.keys import ARRIVALS, DECODE_GATE, SESSIONMAKER, STORAGE
-from server.uploads import ReceivedFile, body_stalled
+from server.uploads import ReceivedFile, ReceivingFile, body_stalled
 from shared.enums import AuditAction, AuditObjectType
 from shared.imaging import (
     DICOM,
-    HEAD_BYTES,
     DicomIdentity,
     ImageRejected,
     read_header,
@@ -86,52 +84,6 @@ class _Splitting(enum.Enum):
     DONE = enum.auto()
 
 
-class _PartFile:
-    """A part's content on its way to a file of its own: held in memory up to SPILL_BYTES,
-    then written and hashed in a thread, so that a film of half a megabyte costs one trip."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: BinaryIO | None = None
-        self._digest = hashlib.sha256()
-        self._held: list[bytes] = []
-        self._held_bytes = 0
-        self._size = 0
-        self._head = b""
-
-    async def add(self, data: bytes) -> None:
-        if len(self._head) < HEAD_BYTES:
-            self._head += data[: HEAD_BYTES - len(self._head)]
-        self._held.append(data)
-        self._held_bytes += len(data)
-        self._size += len(data)
-        if self._held_bytes >= SPILL_BYTES:
-            await asyncio.to_thread(self._write, self._take())
-
-    def _take(self) -> list[bytes]:
-        held, self._held, self._held_bytes = self._held, [], 0
-        return held
-
-    def _write(self, held: list[bytes]) -> None:
-        if self._handle is None:
-            self._handle = self.path.open("wb")
-        for data in held:
-            self._handle.write(data)
-            self._digest.update(data)
-
-    def _write_and_close(self, held: list[bytes]) -> None:
-        self._write(held)
-        self.close()
-
-    async def finish(self) -> ReceivedFile:
-        await asyncio.to_thread(self._write_and_close, self._take())
-        return ReceivedFile(self.path, self._size, self._digest.hexdigest(), self._head)
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-
-
 async def received_parts(
     chunks: AsyncIterator[bytes], boundary: bytes, folder: Path
 ) -> AsyncGenerator[ReceivedFile, None]:
@@ -142,7 +94,7 @@ async def received_parts(
     closing = b"\r\n" + opening  # ends a part's content
     buffer = bytearray()
     state = _Splitting.PREAMBLE
-    part: _PartFile | None = None
+    part: ReceivingFile | None = None
     count = 0
     # How far the buffer is known not to hold what the current state looks for: a client that
     # sends a few bytes at a time must not make each search go over the whole buffer again.
@@ -172,7 +124,7 @@ async def received_parts(
                         break
                     del buffer[: end + 4]
                     searched = 0
-                    part = _PartFile(folder / f"part-{count}")
+                    part = ReceivingFile(folder / f"part-{count}", SPILL_BYTES)
                     count += 1
                     state = _Splitting.CONTENT
                 elif state is _Splitting.CONTENT:
