@@ -457,20 +457,24 @@ async def test_display_pixels_keep_full_depth(
 async def test_a_film_s_display_pixels_are_rendered_at_ingest(
     client: TestClient, practice: Practice, tmp_path: Path
 ) -> None:
-    # The viewer's first /pixels should find them ready, not wait for a render.
+    # The viewer's first /pixels should find them ready, not wait for a render; films that
+    # arrived together are rendered one after another once they stop arriving.
     patient = await practice.patient()
-    dicom_path = tmp_path / "film.dcm"
-    write_dicom(dicom_path, radiograph_pixels(200, 160))
-    response = await upload(client, patient, form(dicom_path.read_bytes()))
-    assert response.status == 201, await response.text()
-    xray = await response.json()
+    xrays = []
+    for seed in range(3):
+        dicom_path = tmp_path / f"film-{seed}.dcm"
+        write_dicom(dicom_path, radiograph_pixels(200, 160, seed=seed))
+        response = await upload(client, patient, form(dicom_path.read_bytes()))
+        assert response.status == 201, await response.text()
+        xrays.append(await response.json())
     store, renderer = client.app[STORAGE], client.app[PIXEL_RENDERER]
     await renderer.idle()  # no /pixels request has been made
-    rendered = store.pixels_path(xray["sha256"])
-    assert rendered.is_file()
-    pixels = await fetch(client, patient, f"/api/xrays/{xray['id']}/pixels")
-    assert pixels.status == 200
-    assert await pixels.read() == rendered.read_bytes()
+    for xray in xrays:
+        rendered = store.pixels_path(xray["sha256"])
+        assert rendered.is_file()
+        pixels = await fetch(client, patient, f"/api/xrays/{xray['id']}/pixels")
+        assert pixels.status == 200
+        assert await pixels.read() == rendered.read_bytes()
 
 
 async def test_display_pixels_of_a_ct_undo_the_rescale(
