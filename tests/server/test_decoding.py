@@ -5,11 +5,12 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from server.decoding import DecodeGate
+from server.decoding import DecodeGate, IdleTrimmer
 from server.demo_images import radiograph_pixels, write_dicom
 from server.imaging import write_thumbnail
 from shared.imaging import DICOM, ImageRejected, read_header
@@ -144,6 +145,22 @@ async def test_workers_start_with_their_decoders_loaded() -> None:
         assert await gate.decode(MB, _loaded, wanted) == list(wanted)  # its first task
     finally:
         await asyncio.to_thread(gate.close)
+
+
+def test_a_worker_gives_its_heap_back_once_when_its_decodes_pause() -> None:
+    trims: list[int] = []
+    trimmed = threading.Event()
+
+    def trim() -> None:
+        trims.append(len(trims))
+        trimmed.set()
+
+    trimmer = IdleTrimmer(trim, idle_seconds=0.05)
+    trimmer.start()
+    for _ in range(3):  # a burst: three decodes end
+        trimmer.finished()
+    assert trimmed.wait(10)
+    assert trims == [0]  # one trim for the burst, not one per decode
 
 
 async def test_a_thumbnail_is_written_by_a_worker_and_its_errors_reach_the_caller(
