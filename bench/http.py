@@ -553,7 +553,7 @@ def postgres_workers(admin_url: str, size: int, seconds: int) -> list[Row]:
     try:
         with tempfile.TemporaryDirectory() as scratch:
             environment, _ = build_database(Path(scratch), size, database_url)
-            rates = {}
+            rates, shares = {}, {}
             for workers in (1, 2):
                 medsys = LiveServer(environment, ("--workers", str(workers)))
                 url = medsys.start()
@@ -567,6 +567,7 @@ def postgres_workers(admin_url: str, size: int, seconds: int) -> list[Row]:
                     server_share = (tree_cpu_seconds(medsys.process.pid) - server_before) / seconds
                     postgres_share = (postgres_cpu_seconds() - postgres_before) / seconds
                     client_share = CLIENT_CPU.seconds / seconds
+                    shares[workers] = server_share
                 finally:
                     medsys.stop()
                 rows.append(
@@ -587,6 +588,20 @@ def postgres_workers(admin_url: str, size: int, seconds: int) -> list[Row]:
                     "",
                 )
             )
+            # What two processes would give with a core each: requests per CPU-second of
+            # medsys, two against one. 1.0× means a second process does its requests at the
+            # same cost, so the rate grows with the cores it is given (two here, shared with
+            # PostgreSQL and wrk).
+            per_cpu = {w: rates[w].rate / shares[w] for w in rates if shares[w] > 0}
+            if len(per_cpu) == 2:
+                rows.append(
+                    Row(
+                        "PostgreSQL, two processes against one, requests per medsys CPU-second",
+                        f"{per_cpu[2] / per_cpu[1]:.2f}×",
+                        "",
+                        "",
+                    )
+                )
     finally:
         asyncio.run(drop_database(admin_url, name))
     return rows
