@@ -88,6 +88,7 @@ async def _arrivals(app: web.Application) -> AsyncIterator[None]:
     renderer = app[PIXEL_RENDERER]
     filer = ArrivalFiler(
         app[SESSIONMAKER],
+        app[STORAGE],
         app[CLOCK],
         lambda: app[EVENT_HUB].wake(),
         lambda xray: renderer.prerender(xray.sha256, xray.content_type),

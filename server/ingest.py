@@ -5,6 +5,8 @@ seed) goes through here, so all get the same checks, storage, audit and events.
 """
 
 import asyncio
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -32,6 +34,7 @@ from shared.imaging import (
     sniff_content_type,
 )
 
+log = logging.getLogger(__name__)
 XRAY = AuditObjectType.xray
 CREATE = AuditAction.create
 
@@ -40,8 +43,13 @@ CREATE = AuditAction.create
 class StoredImage:
     header: ImageHeader
     thumbnail_type: str
-    # Files this call created; to be removed if the database row is not committed after all.
-    created: list[Path] = field(default_factory=list)
+    # Each stored file (original, thumbnail) beside the arrival's own copy of it, held until
+    # the arrival is filed (`keep_files`) or not (`drop_files`): see ImageStore.hold.
+    held: list[tuple[Path, Path]] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[Path]:
+        return [final for final, _ in self.held]
 
 
 def image_columns(
@@ -130,10 +138,10 @@ async def store_image(
         raise
     # Both moves in one trip to a thread: per film, each trip is a wake-up of the event loop
     # that a burst of arrivals pays many times over.
-    return await asyncio.to_thread(_place, store, temp_path, thumbnail_temp, header, sha256, kind)
+    return await asyncio.to_thread(_hold, store, temp_path, thumbnail_temp, header, sha256, kind)
 
 
-def _place(
+def _hold(
     store: ImageStore,
     temp_path: Path,
     thumbnail_temp: Path,
@@ -142,16 +150,22 @@ def _place(
     thumbnail_type: str,
 ) -> StoredImage:
     stored = StoredImage(header=header, thumbnail_type=thumbnail_type)
+    placed = []
     try:
         for temp, final in (
             (temp_path, store.original_path(sha256)),
             (thumbnail_temp, store.thumbnail_path(sha256, thumbnail_type)),
         ):
-            if store.place(temp, final):
-                stored.created.append(final)
+            held, was_placed = store.hold(temp, final)
+            stored.held.append((final, held))
+            if was_placed:
+                placed.append(final)
     except BaseException:
-        for path in stored.created:
+        # What this call placed goes; an arrival of the same content waiting for its commit
+        # holds a copy of its own and puts it back.
+        for path in placed:
             path.unlink(missing_ok=True)
+        _let_go(stored)
         raise
     finally:
         thumbnail_temp.unlink(missing_ok=True)
@@ -426,11 +440,13 @@ class ArrivalFiler(GroupCommit[Received, Filed]):
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
+        store: ImageStore,
         clock: Callable[[], datetime],
         on_announced: Callable[[], None],
         on_filed: Callable[[XRayRow], None],
     ) -> None:
         super().__init__(sessionmaker)
+        self._store = store
         self._clock = clock
         self._on_announced = on_announced
         self._on_filed = on_filed
@@ -452,16 +468,18 @@ class ArrivalFiler(GroupCommit[Received, Filed]):
         try:
             filed = await self.submit(received)
         except Exception:
-            await self._remove_files(received)
+            await self._drop_files(received)
             raise
         if filed is None:  # stored before: the sender may forget it, as it was stored
-            await self._remove_files(received)
-        elif isinstance(filed, XRayRow):
+            await self._drop_files(received)
+            return None
+        await asyncio.to_thread(keep_files, received.stored)
+        if isinstance(filed, XRayRow):
             self._on_filed(filed)
         return filed
 
-    async def _remove_files(self, received: Received) -> None:
-        await discard_stored(self._sessionmaker, received.arrival.sha256, received.stored.created)
+    async def _drop_files(self, received: Received) -> None:
+        await drop_files(self._sessionmaker, self._store, received.arrival.sha256, received.stored)
 
     async def stop(self) -> None:
         await super().stop()
@@ -480,23 +498,79 @@ class ArrivalFiler(GroupCommit[Received, Filed]):
             self._on_announced()  # SQLite: this process is the only one to tell
 
 
-async def remove_unreferenced(db: AsyncSession, sha256: str, created: list[Path]) -> None:
-    """After a rollback: remove the files this arrival placed, unless a committed x-ray or
-    inbox entry uses the same content (stored once by its hash)."""
-    if not created:
-        return
+async def _referenced(db: AsyncSession, sha256: str) -> bool:
+    """Whether a committed x-ray or inbox entry uses this content (stored once by its hash).
+    Asked in a transaction of its own, so that it sees the latest commits."""
     xrays = select(XRayRow.id).where(XRayRow.sha256 == sha256)
     waiting = select(UnmatchedRow.id).where(UnmatchedRow.sha256 == sha256)
     found = await db.scalar(select(func.count()).select_from(xrays.union_all(waiting).subquery()))
-    if not found:
-        for path in created:
-            await asyncio.to_thread(path.unlink, True)
+    await db.rollback()  # nothing was written: this only ends the read's snapshot
+    return bool(found)
 
 
-async def discard_stored(
-    sessionmaker: async_sessionmaker[AsyncSession], sha256: str, created: list[Path]
+async def remove_unreferenced(
+    db: AsyncSession, store: ImageStore, sha256: str, files: list[Path]
 ) -> None:
-    """Remove the files an arrival placed that is not filed after all (see
-    remove_unreferenced), in a session of its own: the caller's may be busy or gone."""
-    async with sessionmaker() as db:
-        await remove_unreferenced(db, sha256, created)
+    """Remove stored files (an arrival's that was refused, an inbox entry's that was
+    discarded) unless a committed x-ray or inbox entry uses the same content.
+
+    The files are moved aside, then the question is asked again: a film of the same content
+    committed between the first answer and the move gets them back. One committed after the
+    move finds them gone and puts its own held copy back (keep_files)."""
+    if not files or await _referenced(db, sha256):
+        return
+    aside = await asyncio.to_thread(_move_aside, store, files)
+    still_used = await _referenced(db, sha256)
+    await asyncio.to_thread(_end_aside, aside, still_used)
+
+
+def _move_aside(store: ImageStore, files: list[Path]) -> list[tuple[Path, Path]]:
+    moved = []
+    for path in files:
+        aside = store.new_temp_path(".aside")
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:
+            continue  # not there: removed by another, or never placed
+        moved.append((path, aside))
+    return moved
+
+
+def _end_aside(moved: list[tuple[Path, Path]], put_back: bool) -> None:
+    for path, aside in moved:
+        if put_back:
+            ImageStore.restore(aside, path)
+        aside.unlink(missing_ok=True)
+
+
+def keep_files(stored: StoredImage) -> None:
+    """After the arrival's commit: its files stay. One that an arrival of the same content
+    removed meanwhile (refused, its sender gone) is put back from this arrival's own copy.
+    Blocking."""
+    for final, held in stored.held:
+        try:
+            ImageStore.restore(held, final)
+        except OSError as error:  # the row is committed: say what is missing, do not undo it
+            log.error("an arrival's file could not be put back at %s: %s", final, error)
+    _let_go(stored)
+
+
+async def drop_files(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ImageStore,
+    sha256: str,
+    stored: StoredImage,
+) -> None:
+    """The arrival is not filed after all: its files go unless committed films use the same
+    content (remove_unreferenced), in a session of its own: the caller's may be busy or gone."""
+    try:
+        async with sessionmaker() as db:
+            await remove_unreferenced(db, store, sha256, stored.files)
+    finally:
+        await asyncio.to_thread(_let_go, stored)
+
+
+def _let_go(stored: StoredImage) -> None:
+    """Remove the arrival's own copies of its files (see ImageStore.hold)."""
+    for _, held in stored.held:
+        held.unlink(missing_ok=True)

@@ -61,7 +61,9 @@ DEMO_ACCOUNTS = (
 async def _stored(
     store: ImageStore, settings: Settings, source: Path, head: bytes, sha256: str
 ) -> StoredImage:
-    """A demo film through the ingest path's checks, thumbnail and storage."""
+    """A demo film through the ingest path's checks, thumbnail and storage. (Its own copies
+    of the files, see ImageStore.hold, go with the store's temporary folder when it closes:
+    nothing else arrives while the demo is seeded.)"""
     gate = DecodeGate(settings.max_decoded_bytes, 1)
     try:
         return await store_image(store, gate, settings.image_limits, source, head, sha256)

@@ -118,22 +118,35 @@ class ImageStore:
         """The rendered display pixels of an original (a cache: may be deleted at any time)."""
         return self.root / "pixels" / sha256[:2] / f"{sha256}.png"
 
-    def place(self, temp_path: Path, final_path: Path) -> bool:
-        """Move a temporary file to its content address; True if this call created it.
+    def hold(self, temp_path: Path, final_path: Path) -> tuple[Path, bool]:
+        """Place a temporary file at its content address, unless the same content is there
+        already, and keep it under a name of the caller's own (in the temporary folder) until
+        the caller is filed or refused; returns that name, and whether this call placed it.
 
-        The same content may already be stored (uploaded twice): then the temporary copy is
-        dropped and the stored one, identical by construction, is kept.
-        """
-        if final_path.exists():
-            temp_path.unlink(missing_ok=True)
-            return False
+        The same content may arrive twice at once (a client's retry, a film sent two ways).
+        Each arrival holds its own copy (a hard link: no bytes are copied), so whichever is
+        refused may remove the stored file while the other waits for its commit, which then
+        puts its copy back (`restore`); none relies on the other's file."""
+        held = self.new_temp_path(".held")
+        os.replace(temp_path, held)
+        return held, self.restore(held, final_path)
+
+    @staticmethod
+    def restore(held: Path, final_path: Path) -> bool:
+        """Link a held copy at its content address unless something is there; True if this
+        call placed it."""
         try:
-            os.replace(temp_path, final_path)
+            os.link(held, final_path)
+        except FileExistsError:
+            return False
         except FileNotFoundError:
             # The first file under this prefix: its folder is made now. (Not made before
             # every move: measured, the mkdir was 8 % of a burst of STOW arrivals.)
             final_path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(temp_path, final_path)
+            try:
+                os.link(held, final_path)
+            except FileExistsError:
+                return False
         return True
 
 

@@ -118,5 +118,5 @@ async def discard_unmatched(ctx: Context) -> web.Response:
     ctx.audit.record(XRAY, None, None, detail="discarded from the unmatched inbox")
     ctx.audit.flush_into(ctx.db)
     await ctx.db.commit()
-    await remove_unreferenced(ctx.db, sha256, files)
+    await remove_unreferenced(ctx.db, store, sha256, files)
     return no_content()

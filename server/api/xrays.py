@@ -27,11 +27,12 @@ from server.errors import (
 from server.ingest import (
     Arrival,
     FilmFields,
+    drop_files,
+    keep_files,
     receive_instance,
-    remove_unreferenced,
     store_image,
 )
-from server.keys import DECODE_GATE, PIXEL_RENDERER, STORAGE
+from server.keys import DECODE_GATE, PIXEL_RENDERER, SESSIONMAKER, STORAGE
 from server.orm import UserRow, XRayRow
 from server.pagination import PageQuery, fetch_page
 from server.results import RESULT_FIELDS, apply_result_update
@@ -79,12 +80,13 @@ async def _store(
         # Committed here, not by the endpoint wrapper, so that a failed commit still
         # removes the files placed above.
         await ctx.db.commit()
-        app[PIXEL_RENDERER].prerender(xray.sha256, xray.content_type)
-        return xray
     except BaseException:
         await ctx.db.rollback()
-        await remove_unreferenced(ctx.db, image.sha256, stored.created)
+        await drop_files(app[SESSIONMAKER], store, image.sha256, stored)
         raise
+    await asyncio.to_thread(keep_files, stored)
+    app[PIXEL_RENDERER].prerender(xray.sha256, xray.content_type)
+    return xray
 
 
 @routes.post("/api/xrays")

@@ -24,7 +24,7 @@ from server.audit import AuditTrail
 from server.dicomweb.common import base_url, dicom_json
 from server.endpoint import STAFF, Context, Declaration, endpoint
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from server.ingest import Arrival, Received, StoredImage, discard_stored, store_image
+from server.ingest import Arrival, Received, StoredImage, drop_files, store_image
 from server.keys import ARRIVALS, DECODE_GATE, SESSIONMAKER, STORAGE
 from server.uploads import ReceivedFile, ReceivingFile, body_stalled
 from shared.enums import AuditAction, AuditObjectType
@@ -250,9 +250,8 @@ async def _discard_parts(
     results = await asyncio.gather(*preparing, return_exceptions=True)
     for result in results:
         if isinstance(result, _Prepared):
-            await discard_stored(
-                ctx.request.app[SESSIONMAKER], result.arrival.sha256, result.stored.created
-            )
+            app = ctx.request.app
+            await drop_files(app[SESSIONMAKER], app[STORAGE], result.arrival.sha256, result.stored)
 
 
 async def store_instances(ctx: Context, study: str | None) -> web.Response:

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from server.audit import AuditTrail
 from server.db import create_read_engine, create_sessionmaker, open_engine, utcnow
 from server.groupcommit import AUDIT_TABLE, AuditWriter, GroupCommit
-from server.ingest import Arrival, Received, store_image
-from server.keys import ARRIVALS, DECODE_GATE, SETTINGS, STORAGE
+from server.ingest import Arrival, Received, drop_files, store_image
+from server.keys import ARRIVALS, DECODE_GATE, SESSIONMAKER, SETTINGS, STORAGE
 from server.orm import AuditEventRow
 from server.settings import Settings
 from shared.enums import AuditAction, AuditObjectType, AuditOutcome
@@ -210,3 +210,37 @@ async def test_a_film_whose_sender_leaves_is_filed_with_its_files(
     thumbnail = await client.get(entry["thumbnail_url"], headers=practice.admin.headers)
     assert thumbnail.status == 200
     assert store.original_path(sha256).read_bytes() == data
+
+
+async def test_a_film_keeps_its_files_when_the_same_content_sent_meanwhile_is_refused(
+    client: TestClient, practice: Practice, tmp_path: Path
+) -> None:
+    """A client that times out and sends again: the first attempt (its body broken) is
+    dropped while the second, with the same content, waits for its commit. The first placed
+    the files and removes them, no committed film using them yet; the second still files
+    its film with its files. (It relied on the first's files once and lost them.)"""
+    app = client.app
+    store = app[STORAGE]
+    data = dicom_bytes(tmp_path)
+    sha256 = hashlib.sha256(data).hexdigest()
+    limits = app[SETTINGS].image_limits
+    attempts = []
+    for _ in range(2):
+        temp = store.new_temp_path()
+        temp.write_bytes(data)
+        stored = await store_image(store, app[DECODE_GATE], limits, temp, data[:HEAD_BYTES], sha256)
+        attempts.append((temp, stored))
+    (_, first), (second_temp, second) = attempts
+    await drop_files(app[SESSIONMAKER], store, sha256, first)
+    assert not store.original_path(sha256).exists()  # nothing used them: they went
+
+    arrival = Arrival(second_temp, data[:HEAD_BYTES], sha256, len(data), "STOW-RS", None)
+    audit = AuditTrail(ip="127.0.0.1", action=AuditAction.create, subject=None)
+    await app[ARRIVALS].file(Received(second, arrival, audit))
+
+    listed = await client.get("/api/admin/unmatched", headers=practice.admin.headers)
+    [entry] = (await listed.json())["items"]
+    thumbnail = await client.get(entry["thumbnail_url"], headers=practice.admin.headers)
+    assert thumbnail.status == 200
+    assert store.original_path(sha256).read_bytes() == data
+    assert list(store.tmp_dir.glob("*.held")) == []  # the attempts' own copies are gone

@@ -67,18 +67,25 @@ def test_stale_loose_files_of_an_older_release_are_removed(tmp_path: Path) -> No
     store.close()
 
 
-def test_place_makes_the_prefix_folder_once_and_keeps_an_existing_copy(tmp_path: Path) -> None:
+def test_hold_places_once_and_each_arrival_keeps_its_own_copy(tmp_path: Path) -> None:
     store = ImageStore(tmp_path)
     store.prepare()
     first, second = store.new_temp_path(), store.new_temp_path()
     first.write_bytes(b"film")
     second.write_bytes(b"film")
     final = store.original_path("ab" + "0" * 62)
-    assert store.place(first, final)  # its folder did not exist yet
-    assert not store.place(second, final)  # identical content: the stored copy stays
+    first_held, placed = store.hold(first, final)
+    assert placed  # its folder did not exist yet
+    second_held, placed = store.hold(second, final)
+    assert not placed  # identical content: the stored copy stays
     assert final.read_bytes() == b"film"
     assert not first.exists()
     assert not second.exists()
+    # The first arrival is refused and its file removed; the second puts its own copy back.
+    final.unlink()
+    assert store.restore(second_held, final)
+    assert final.read_bytes() == b"film"
+    assert first_held.read_bytes() == b"film"  # until its arrival lets it go
     store.close()
 
 

@@ -108,14 +108,14 @@ async def test_parts_prepared_before_the_body_broke_leave_no_file(
     store = client.app[STORAGE]
     placed = asyncio.Event()
     loop = asyncio.get_running_loop()
-    place = store.place
+    hold = store.hold
 
-    def placing(temp_path: Path, final_path: Path) -> bool:
-        created = place(temp_path, final_path)
+    def placing(temp_path: Path, final_path: Path) -> tuple[Path, bool]:
+        held = hold(temp_path, final_path)
         loop.call_soon_threadsafe(placed.set)
-        return created
+        return held
 
-    store.place = placing  # type: ignore[method-assign]
+    store.hold = placing  # type: ignore[method-assign]
 
     async def sent() -> AsyncIterator[bytes]:
         yield cut_short[:first_end]
