@@ -86,6 +86,7 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.token: str | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
         self.retry_delays: tuple[float, ...] = READ_RETRY_DELAYS
         # Told (on the runner's thread) when a read is retried, and when a retried read
         # succeeds, so the window can say so.
@@ -93,13 +94,24 @@ class HttpClient:
         self.on_recovered: Callable[[], None] = lambda: None
 
     def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        if self._closed:
+            # A call still under way at logout (the live events' reconnection, a retried
+            # read) must not open a new connection pool that nobody would close.
+            raise ApiError(401, "The session has ended: you have logged out.")
+        if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
             )
         return self._session
 
+    @property
+    def has_open_connections(self) -> bool:
+        """Whether this client holds a connection pool that is still open."""
+        return self._session is not None and not self._session.closed
+
     async def close(self) -> None:
+        """End the client for good (at logout, or a failed login)."""
+        self._closed = True
         if self._session is not None:
             await self._session.close()
 

@@ -1,5 +1,6 @@
 """Logging in and out, creating accounts, the idle log-off and remembered settings."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,11 +11,14 @@ from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 from shiboken6 import Shiboken
 
+from desktop.api import ApiClient
 from desktop.app import DesktopApp
 from desktop.config import Config
 from desktop.drafts import Draft
+from desktop.http import ApiError
 from server.seed import DEMO_PASSWORD
 from tests.desktop.conftest import PASSWORD, Server, log_in, settle
+from tests.desktop.meanwhile import api_login
 
 
 def test_wrong_password_is_shown_next_to_the_password(
@@ -247,3 +251,24 @@ def test_quit_during_live_work_ends_the_program_cleanly(server: Server, tmp_path
         assert result.returncode == 0, result.stderr[-3000:]
         assert "Fatal Python error" not in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_client_closed_at_logout_opens_no_new_connection(server: Server) -> None:
+    """A call still under way at logout (the live events reconnecting, a retried read) is
+    told the session has ended; it opened a new connection pool once, which nobody closed."""
+    patient = server.new_user("patient")
+
+    async def after_logout() -> tuple[int, bool]:
+        api = ApiClient(server.url)
+        await api_login(api, patient.email, PASSWORD)
+        await api.logout()
+        await api.close()
+        try:
+            await api.profile()
+        except ApiError as error:
+            return error.status, api.has_open_connections
+        raise AssertionError("a closed client answered")
+
+    status, open_connections = asyncio.run(after_logout())
+    assert status == 401
+    assert not open_connections
