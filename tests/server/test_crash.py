@@ -3,9 +3,11 @@ restart, and the fsck command finds and reports what does not match."""
 
 import asyncio
 import hashlib
+import io
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from select import select as wait_readable
 
@@ -17,9 +19,10 @@ from sqlalchemy import select
 
 from devtools.live_server import process_tree, run_cli
 from server.db import one_session
+from server.demo_images import radiograph_pixels, write_dicom
 from server.orm import XRayRow
 from server.storage import ImageStore
-from tests.server.live import login, prepared_environment, running, upload_file
+from tests.server.live import PASSWORD, login, prepared_environment, running, upload_file
 
 BURST = 20
 
@@ -189,3 +192,65 @@ async def test_a_killed_server_leaves_no_process_behind(tmp_path: Path) -> None:
         assert len(tree) >= 3  # the server, the fork server, a decoding worker at least
         os.kill(server.pid, signal.SIGKILL)
         assert await asyncio.to_thread(still_running, tree, 30) == []
+
+
+async def test_a_server_killed_while_a_stow_body_arrives_leaves_nothing_after_restart(
+    tmp_path: Path, database_url: str
+) -> None:
+    """STOW-RS parts are decoded and placed in storage while the rest of the body arrives, and
+    filed only once it has all come. A kill in between leaves placed files with no row (and
+    the request's own copies of them); the restart's storage check removes them."""
+    environment = prepared_environment(tmp_path / "data", database_url)
+    storage = tmp_path / "data" / "storage"
+    doctor = "doctor@live.example"
+    created = run_cli(
+        environment,
+        *("create-user", "--usertype", "doctor", "--email", doctor, "--full-name", "Live Doctor"),
+        "--password-stdin",
+        stdin=f"{PASSWORD}\n",
+    )
+    assert created.returncode == 0, created.stderr
+    boundary = "medsys-crash-test"
+    parts = []
+    for seed in (1, 2, 3):
+        film = io.BytesIO()
+        write_dicom(film, radiograph_pixels(256, 256, seed=seed), patient_id="NOBODY")
+        parts.append(
+            f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+            + film.getvalue()
+            + b"\r\n"
+        )
+    with running(environment) as server:
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"".join(parts[:2])  # two whole parts; the third never comes
+            deadline = time.monotonic() + 60
+            # The server's disk is all there is to watch: nothing is answered before the
+            # whole body.
+            while not stored(storage, "objects"):
+                assert time.monotonic() < deadline, "no part was placed in storage"
+                await asyncio.sleep(0.01)
+            os.kill(server.pid, signal.SIGKILL)
+            yield parts[2][:100]
+
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{server.url}/api/login", json={"email": doctor, "password": PASSWORD}
+            ) as response:
+                token = (await response.json())["access_token"]
+            content_type = f"multipart/related; type=application/dicom; boundary={boundary}"
+            with pytest.raises(aiohttp.ClientError):
+                await http.post(
+                    f"{server.url}/dicomweb/studies",
+                    data=body(),
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+                )
+    assert stored(storage, "objects")  # what the kill left
+
+    with running({**environment, "MEDSYS_ORPHAN_GRACE_SECONDS": "0"}):
+        pass
+    assert await rows_by_sha256(database_url) == {}
+    assert stored(storage, "objects") == []
+    assert stored(storage, "thumbnails") == []
+    left = [path for path in stored(storage, "tmp") if path.name != ".lock"]
+    assert left == []
