@@ -17,6 +17,7 @@ from shared.imaging import (
     JPEG,
     ImageHeader,
     ImageRejected,
+    correct_unused_bits,
     dicom_first_frame,
     modality_values,
     unreadable,
@@ -93,10 +94,11 @@ def _raster_thumbnail(path: Path, content_type: str) -> Image.Image:
 
 
 def _dicom_thumbnail(path: Path) -> Image.Image:
-    frame, dataset = dicom_first_frame(path)
+    frame, dataset = dicom_first_frame(path, as_stored=True)
     step = max(1, max(frame.shape[:2]) // DICOM_THUMBNAIL_SOURCE)
-    reduced = np.ascontiguousarray(frame[::step, ::step])
+    reduced = np.array(frame[::step, ::step])  # a copy: the frame may be a read-only view
     del frame  # the full frame is not needed any more
+    correct_unused_bits(reduced, dataset)
     size = _thumbnail_size(reduced.shape[1], reduced.shape[0])
     if reduced.ndim == 3:  # colour: already display-ready
         image = Image.fromarray(_stretch(reduced, float(reduced.min()), float(reduced.max())))

@@ -13,6 +13,7 @@ recovers the modality value as `stored * scale + offset` (usually offset 0, scal
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -199,27 +200,43 @@ def transfer_syntax_name(dataset: Dataset) -> str:
     return str(getattr(syntax, "name", syntax))
 
 
-def dicom_first_frame(path: Path) -> tuple[np.ndarray, Dataset]:
+def dicom_first_frame(path: Path, *, as_stored: bool = False) -> tuple[np.ndarray, Dataset]:
     """The first frame's stored values (colour as RGB) and the dataset without pixel data.
 
-    Only that frame is read and decoded, however many the file holds."""
+    Only that frame is read and decoded, however many the file holds. With `as_stored`, an
+    uncompressed frame comes as it lies in the file: a read-only array, the unused bits above
+    BitsStored not yet cleared. That is for a caller that samples the frame and corrects only
+    its sample (correct_unused_bits): pydicom's copy and correction of a 2800×2800 frame
+    took 3 of the 5.5 ms it took to read it."""
+    options: dict[str, Any] = {"view_only": True, "correct_unused_bits": False} if as_stored else {}
     try:
         dataset = pydicom.dcmread(path, stop_before_pixels=True)
     except (InvalidDicomError, OSError, ValueError, EOFError, KeyError) as error:
         raise unreadable(DICOM, error, path) from None
     try:
         try:
-            frame = pixel_array(path, index=0)
+            frame = pixel_array(path, index=0, **options)
         except Exception:
             # The lean reader takes the header's word for the VR form; dcmread copes with
             # files that break it (at the cost of holding the encoded pixel data in memory).
-            frame = pixel_array(pydicom.dcmread(path), index=0)
+            frame = pixel_array(pydicom.dcmread(path), index=0, **options)
     except Exception as error:  # pydicom raises many kinds for undecodable pixel data
         raise ImageRejected(
             f"The DICOM pixel data cannot be decoded (transfer syntax "
             f"{transfer_syntax_name(dataset)}): {reason(error, path)}"
         ) from None
     return frame, dataset
+
+
+def correct_unused_bits(values: np.ndarray, dataset: Dataset) -> np.ndarray:
+    """In place, what pydicom does to a whole frame unless told not to: the bits above
+    BitsStored hold no value (PS3.5 8.1.1), so they are cleared (unsigned) or take the sign
+    (signed). Values already correct are left as they are."""
+    unused = int(dataset.get("BitsAllocated", 0) or 0) - int(dataset.get("BitsStored", 0) or 0)
+    if unused > 0 and values.dtype.kind in "iu":
+        np.left_shift(values, unused, out=values)
+        np.right_shift(values, unused, out=values)  # arithmetic for signed: the sign spreads
+    return values
 
 
 def modality_values(frame: np.ndarray, dataset: Dataset) -> np.ndarray:

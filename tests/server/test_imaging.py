@@ -1,13 +1,15 @@
 """The imaging pipeline: compressed DICOM, metadata, display pixels and annotations."""
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient
+from pydicom.uid import ExplicitVRLittleEndian
 
-from server.demo_images import radiograph_pixels, write_dicom
+from server.demo_images import radiograph_pixels, secondary_capture, write_dicom
 from tests.server.conftest import Actor, Practice
 from tests.server.problems import field_problem, problem
 from tests.server.test_xrays import png_values
@@ -186,3 +188,34 @@ async def test_annotations_are_kept_and_shown_to_the_patient_once_final(
     # What the patient was shown with the signed result does not change: not even cleared.
     await problem(await client.put(path, headers=doctor.headers, json={"annotations": []}), 409)
     assert len((await (await client.get(path, headers=patient.headers)).json())["annotations"]) == 4
+
+
+def _film(pixels: np.ndarray, *, signed: bool) -> bytes:
+    """A 12-bit film whose 16-bit words are `pixels` as they are, unused high bits included."""
+    dataset = secondary_capture(ExplicitVRLittleEndian, *pixels.shape, bits=12)
+    dataset.PixelRepresentation = 1 if signed else 0
+    dataset.PixelData = pixels.astype("<i2" if signed else "<u2").tobytes()
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("signed", [False, True])
+async def test_bits_above_bits_stored_do_not_change_the_thumbnail(
+    client: TestClient, practice: Practice, signed: bool
+) -> None:
+    # PS3.5 8.1.1: bits above BitsStored carry no value; some modalities leave noise there.
+    patient = await practice.patient()
+    values = radiograph_pixels(300, 200).astype(np.int16)
+    if signed:
+        values -= 2048  # -2048..2047: the 12-bit signed range, sign-extended to 16 bits
+    noise = np.random.default_rng(5).integers(0, 16, values.shape, dtype=np.int16) << 12
+    clean = (values.astype(np.uint16) & 0x0FFF) if not signed else values
+    noisy = (values.astype(np.uint16) & 0x0FFF | noise.astype(np.uint16)).view(np.int16)
+    thumbnails = []
+    for pixels in (clean, noisy):
+        xray = await uploaded(client, patient, _film(pixels, signed=signed))
+        thumbnail = await client.get(xray["thumbnail_url"], headers=patient.headers)
+        assert thumbnail.status == 200
+        thumbnails.append(await thumbnail.read())
+    assert thumbnails[0] == thumbnails[1]
