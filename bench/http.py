@@ -437,7 +437,7 @@ def wait_until_idle(pid: int, limit_seconds: float = 120) -> None:
 def images(uploads: int) -> list[Row]:
     rows = []
     films = [film(number) for number in range(uploads)]
-    settled = [film(uploads + number) for number in range(5)]
+    settled_films = [film(uploads + number) for number in range(5)]
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         environment, _ = build_database(folder, 0)
@@ -499,7 +499,7 @@ def images(uploads: int) -> list[Row]:
             )
             rows.append(
                 Row(
-                    f"server memory (with its decoding workers) after {uploads} uploads, MB",
+                    f"server memory (with its decoding workers) right after {uploads} uploads, MB",
                     f"+{after - before:.0f}",
                     "",
                     "",
@@ -526,7 +526,7 @@ def images(uploads: int) -> list[Row]:
             # Above, the viewer asked the moment the burst ended, most renders still queued.
             # A doctor opens a film later: films whose render at arrival has had its time.
             ids.clear()
-            for data in settled:
+            for data in settled_films:
                 upload(medsys_request(data))
             wait_until_idle(medsys.process.pid)
             ours = [_timed(fetch, f"{url}/api/xrays/{i}/pixels", headers) for i in ids]
@@ -534,6 +534,21 @@ def images(uploads: int) -> list[Row]:
                 Row(
                     "first /pixels once the arrival settled, median ms",
                     f"{_median_ms(ours):.1f}",
+                    "",
+                    "",
+                )
+            )
+            # What stays once the server is idle: the renders done, the workers' heaps given
+            # back (IdleTrimmer, a second after their last decode). Memory that does not come
+            # back is what would grow over a day of films.
+            wait_until_idle(medsys.process.pid)
+            wait_until_idle(medsys.process.pid)
+            settled = resident_mb(medsys.process.pid)
+            rows.append(
+                Row(
+                    f"server memory once idle after {uploads + len(settled_films)} uploads "
+                    "and their renders, MB",
+                    f"+{settled - before:.0f}",
                     "",
                     "",
                 )
