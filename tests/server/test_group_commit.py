@@ -6,15 +6,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from server import ingest
 from server.audit import AuditTrail
 from server.db import create_read_engine, create_sessionmaker, open_engine, utcnow
 from server.groupcommit import AUDIT_TABLE, AuditWriter, GroupCommit
-from server.ingest import Arrival, Received, drop_files, store_image
+from server.ingest import Arrival, Received, StoredImage, drop_files, store_image
 from server.keys import ARRIVALS, DECODE_GATE, SESSIONMAKER, SETTINGS, STORAGE
 from server.orm import AuditEventRow
 from server.settings import Settings
@@ -212,14 +214,11 @@ async def test_a_film_whose_sender_leaves_is_filed_with_its_files(
     assert store.original_path(sha256).read_bytes() == data
 
 
-async def test_a_film_keeps_its_files_when_the_same_content_sent_meanwhile_is_refused(
-    client: TestClient, practice: Practice, tmp_path: Path
-) -> None:
-    """A client that times out and sends again: the first attempt (its body broken) is
-    dropped while the second, with the same content, waits for its commit. The first placed
-    the files and removes them, no committed film using them yet; the second still files
-    its film with its files. (It relied on the first's files once and lost them.)"""
-    app = client.app
+async def same_content_twice(
+    app: web.Application, tmp_path: Path
+) -> tuple[bytes, str, list[tuple[Path, StoredImage]]]:
+    """One film's content stored by two arrivals (a client's attempt and its retry): the
+    content, its hash, and each arrival's temporary file and stored image."""
     store = app[STORAGE]
     data = dicom_bytes(tmp_path)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -230,17 +229,65 @@ async def test_a_film_keeps_its_files_when_the_same_content_sent_meanwhile_is_re
         temp.write_bytes(data)
         stored = await store_image(store, app[DECODE_GATE], limits, temp, data[:HEAD_BYTES], sha256)
         attempts.append((temp, stored))
-    (_, first), (second_temp, second) = attempts
-    await drop_files(app[SESSIONMAKER], store, sha256, first)
-    assert not store.original_path(sha256).exists()  # nothing used them: they went
+    return data, sha256, attempts
 
-    arrival = Arrival(second_temp, data[:HEAD_BYTES], sha256, len(data), "STOW-RS", None)
+
+async def file_arrival(app: web.Application, data: bytes, temp: Path, stored: StoredImage) -> None:
+    sha256 = hashlib.sha256(data).hexdigest()
+    arrival = Arrival(temp, data[:HEAD_BYTES], sha256, len(data), "STOW-RS", None)
     audit = AuditTrail(ip="127.0.0.1", action=AuditAction.create, subject=None)
-    await app[ARRIVALS].file(Received(second, arrival, audit))
+    await app[ARRIVALS].file(Received(stored, arrival, audit))
 
+
+async def assert_filed_with_its_files(
+    client: TestClient, practice: Practice, data: bytes, sha256: str
+) -> None:
     listed = await client.get("/api/admin/unmatched", headers=practice.admin.headers)
     [entry] = (await listed.json())["items"]
     thumbnail = await client.get(entry["thumbnail_url"], headers=practice.admin.headers)
     assert thumbnail.status == 200
+    store = client.app[STORAGE]
     assert store.original_path(sha256).read_bytes() == data
-    assert list(store.tmp_dir.glob("*.held")) == []  # the attempts' own copies are gone
+    assert list(store.tmp_dir.glob("*.held")) == []  # the arrivals' own copies are gone
+    assert list(store.tmp_dir.glob("*.aside")) == []
+
+
+async def test_a_film_keeps_its_files_when_the_same_content_sent_meanwhile_is_refused(
+    client: TestClient, practice: Practice, tmp_path: Path
+) -> None:
+    """A client that times out and sends again: the first attempt (its body broken) is
+    dropped while the second, with the same content, waits for its commit. The first placed
+    the files and removes them, no committed film using them yet; the second still files
+    its film with its files. (It relied on the first's files once and lost them.)"""
+    app = client.app
+    data, sha256, [(_, first), (second_temp, second)] = await same_content_twice(app, tmp_path)
+    await drop_files(app[SESSIONMAKER], app[STORAGE], sha256, first)
+    assert not app[STORAGE].original_path(sha256).exists()  # nothing used them: they went
+    await file_arrival(app, data, second_temp, second)
+    await assert_filed_with_its_files(client, practice, data, sha256)
+
+
+async def test_files_being_removed_come_back_for_a_film_committed_meanwhile(
+    client: TestClient, practice: Practice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other order: the dropped attempt has looked (no committed film uses the content)
+    and is about to remove the files when the retry commits, finds them still there and lets
+    its own copy go. The removal looks again after moving the files aside, and puts them
+    back."""
+    app = client.app
+    data, sha256, [(_, first), (second_temp, second)] = await same_content_twice(app, tmp_path)
+    looked = ingest._referenced
+    looks = 0
+
+    async def retry_commits_after_the_first_look(db: AsyncSession, content: str) -> bool:
+        nonlocal looks
+        looks += 1
+        answer = await looked(db, content)
+        if looks == 1:
+            await file_arrival(app, data, second_temp, second)
+        return answer
+
+    monkeypatch.setattr(ingest, "_referenced", retry_commits_after_the_first_look)
+    await drop_files(app[SESSIONMAKER], app[STORAGE], sha256, first)
+    assert looks == 2
+    await assert_filed_with_its_files(client, practice, data, sha256)
