@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from pathlib import Path
+from typing import BinaryIO
 
 from aiohttp import web
 from sqlalchemy import select
@@ -210,6 +211,23 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
 
 
+async def _opened(path: Path) -> BinaryIO:
+    """`path` opened for reading, in a thread. A request cancelled meanwhile (the server
+    stopping) cannot stop the thread's open: the file it opens is closed when it is done,
+    not left open until the garbage collector finds it."""
+    opening: asyncio.Future[BinaryIO] = asyncio.ensure_future(asyncio.to_thread(path.open, "rb"))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(opening: "asyncio.Future[BinaryIO]") -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
+
+
 async def send_file(
     ctx: Context,
     path: Path,
@@ -236,7 +254,7 @@ async def send_file(
         if ctx.request.method == "HEAD":
             await response.write_eof()
             return response
-        with await asyncio.to_thread(path.open, "rb") as handle:
+        with await _opened(path) as handle:
             while chunk := await asyncio.to_thread(handle.read, STREAM_CHUNK):
                 # A client that stops reading would hold the file and the connection.
                 async with asyncio.timeout(idle_seconds):

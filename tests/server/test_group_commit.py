@@ -211,6 +211,7 @@ async def test_a_film_whose_sender_leaves_is_filed_with_its_files(
     assert entry["patient_id_in_file"] == header.identity.patient_id
     thumbnail = await client.get(entry["thumbnail_url"], headers=practice.admin.headers)
     assert thumbnail.status == 200
+    assert await thumbnail.read() == store.thumbnail_path(sha256, "image/jpeg").read_bytes()
     assert store.original_path(sha256).read_bytes() == data
 
 
@@ -247,6 +248,7 @@ async def assert_filed_with_its_files(
     thumbnail = await client.get(entry["thumbnail_url"], headers=practice.admin.headers)
     assert thumbnail.status == 200
     store = client.app[STORAGE]
+    assert await thumbnail.read() == store.thumbnail_path(sha256, "image/jpeg").read_bytes()
     assert store.original_path(sha256).read_bytes() == data
     assert list(store.tmp_dir.glob("*.held")) == []  # the arrivals' own copies are gone
     assert list(store.tmp_dir.glob("*.aside")) == []

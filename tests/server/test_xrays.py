@@ -1,6 +1,9 @@
 """X-ray upload, storage, serving and permissions; bad files leave nothing behind."""
 
+import asyncio
+import contextlib
 import io
+import os
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -15,6 +18,7 @@ from PIL import Image
 from pydicom.pixels.processing import apply_modality_lut
 from sqlalchemy import func, select
 
+from server.api.xrays import _opened
 from server.db import one_session
 from server.demo_images import radiograph_pixels, write_dicom
 from server.keys import PIXEL_RENDERER, STORAGE
@@ -490,3 +494,34 @@ async def test_display_pixels_of_a_ct_undo_the_rescale(
     offset, scale = float(pixels.headers["X-Pixel-Offset"]), float(pixels.headers["X-Pixel-Scale"])
     restored = png_values(await pixels.read()).astype(np.float64) * scale + offset
     assert np.allclose(restored, hounsfield)
+
+
+def test_a_file_opened_for_a_request_cancelled_meanwhile_is_closed(tmp_path: Path) -> None:
+    """The server stopping cancels a download whose file a thread is opening; the file the
+    thread opens is closed, not left open until the garbage collector finds it (a
+    ResourceWarning then, and a descriptor held till then)."""
+    path = tmp_path / "film.dcm"
+    path.write_bytes(b"a film")
+
+    def descriptors_on_it() -> list[str]:
+        found = []
+        for descriptor in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # closed since it was listed
+                if os.readlink(f"/proc/self/fd/{descriptor}") == str(path):
+                    found.append(descriptor)
+        return found
+
+    async def cancelled_while_opening() -> list[str]:
+        download = asyncio.ensure_future(_opened(path))
+        await asyncio.sleep(0)  # one turn of the loop: the open is handed to a thread
+        download.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await download
+        await asyncio.get_running_loop().shutdown_default_executor()  # the open has ended
+        for _ in range(100):  # turns of the loop, no time: until its result is handled
+            if not descriptors_on_it():
+                break
+            await asyncio.sleep(0)
+        return descriptors_on_it()
+
+    assert asyncio.run(cancelled_while_opening()) == []
