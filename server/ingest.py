@@ -5,8 +5,6 @@ seed) goes through here, so all get the same checks, storage, audit and events.
 """
 
 import asyncio
-import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,7 +32,6 @@ from shared.imaging import (
     sniff_content_type,
 )
 
-log = logging.getLogger(__name__)
 XRAY = AuditObjectType.xray
 CREATE = AuditAction.create
 
@@ -165,7 +162,7 @@ def _hold(
         # holds a copy of its own and puts it back.
         for path in placed:
             path.unlink(missing_ok=True)
-        _let_go(stored)
+        ImageStore.let_go(stored.held, put_back=False)
         raise
     finally:
         thumbnail_temp.unlink(missing_ok=True)
@@ -519,40 +516,16 @@ async def remove_unreferenced(
     move finds them gone and puts its own held copy back (keep_files)."""
     if not files or await _referenced(db, sha256):
         return
-    aside = await asyncio.to_thread(_move_aside, store, files)
+    aside = await asyncio.to_thread(store.set_aside, files)
     still_used = await _referenced(db, sha256)
-    await asyncio.to_thread(_end_aside, aside, still_used)
-
-
-def _move_aside(store: ImageStore, files: list[Path]) -> list[tuple[Path, Path]]:
-    moved = []
-    for path in files:
-        aside = store.new_temp_path(".aside")
-        try:
-            os.replace(path, aside)
-        except FileNotFoundError:
-            continue  # not there: removed by another, or never placed
-        moved.append((path, aside))
-    return moved
-
-
-def _end_aside(moved: list[tuple[Path, Path]], put_back: bool) -> None:
-    for path, aside in moved:
-        if put_back:
-            ImageStore.restore(aside, path)
-        aside.unlink(missing_ok=True)
+    await asyncio.to_thread(ImageStore.let_go, aside, put_back=still_used)
 
 
 def keep_files(stored: StoredImage) -> None:
     """After the arrival's commit: its files stay. One that an arrival of the same content
     removed meanwhile (refused, its sender gone) is put back from this arrival's own copy.
     Blocking."""
-    for final, held in stored.held:
-        try:
-            ImageStore.restore(held, final)
-        except OSError as error:  # the row is committed: say what is missing, do not undo it
-            log.error("an arrival's file could not be put back at %s: %s", final, error)
-    _let_go(stored)
+    ImageStore.let_go(stored.held, put_back=True)
 
 
 async def drop_files(
@@ -567,10 +540,4 @@ async def drop_files(
         async with sessionmaker() as db:
             await remove_unreferenced(db, store, sha256, stored.files)
     finally:
-        await asyncio.to_thread(_let_go, stored)
-
-
-def _let_go(stored: StoredImage) -> None:
-    """Remove the arrival's own copies of its files (see ImageStore.hold)."""
-    for _, held in stored.held:
-        held.unlink(missing_ok=True)
+        await asyncio.to_thread(ImageStore.let_go, stored.held, put_back=False)

@@ -129,7 +129,24 @@ class ImageStore:
         puts its copy back (`restore`); none relies on the other's file."""
         held = self.new_temp_path(".held")
         os.replace(temp_path, held)
-        return held, self.restore(held, final_path)
+        try:
+            return held, self.restore(held, final_path)
+        except BaseException:
+            held.unlink(missing_ok=True)  # the caller gets no name to let go of
+            raise
+
+    def set_aside(self, paths: list[Path]) -> list[tuple[Path, Path]]:
+        """Move stored files into the temporary folder, each under a new name (one that is
+        not there is left out); each stored path beside its new name, for `let_go`."""
+        moved = []
+        for path in paths:
+            aside = self.new_temp_path(".aside")
+            try:
+                os.replace(path, aside)
+            except FileNotFoundError:
+                continue  # removed by another, or never placed
+            moved.append((path, aside))
+        return moved
 
     @staticmethod
     def restore(held: Path, final_path: Path) -> bool:
@@ -148,6 +165,20 @@ class ImageStore:
             except FileExistsError:
                 return False
         return True
+
+    @staticmethod
+    def let_go(copies: list[tuple[Path, Path]], *, put_back: bool) -> None:
+        """Remove a caller's own copies (held, or set aside), each beside its stored path;
+        with `put_back`, each is first linked back at that path if nothing is there. A row
+        that uses the file is committed by then: a failure to put it back is logged, with
+        what is missing, and the others go on."""
+        for stored, copy in copies:
+            if put_back:
+                try:
+                    ImageStore.restore(copy, stored)
+                except OSError as error:
+                    log.error("a stored file could not be put back at %s: %s", stored, error)
+            copy.unlink(missing_ok=True)
 
 
 def _owner_has_ended(folder: Path) -> bool:
