@@ -19,17 +19,13 @@ import ctypes
 import ctypes.util
 import logging
 import multiprocessing
-import os
-import select
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+from server.workers import WorkerDied, WorkerPool
 from shared.imaging import ImageRejected
 
 log = logging.getLogger(__name__)
@@ -132,8 +128,7 @@ class DecodeGate:
         self.in_use = 0
         self.running = 0
         self._queue: collections.deque[_Waiter] = collections.deque()
-        self._workers: ProcessPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._workers: WorkerPool | None = None
 
     async def decode(
         self,
@@ -144,62 +139,34 @@ class DecodeGate:
     ) -> Result:
         """`function(*args)` in a worker process, once admitted. `function` and its arguments
         cross to the worker by pickling: a module-level function, paths, small values."""
-        loop = asyncio.get_running_loop()
         async with self.admit(cost_bytes):
             workers = self._pool()
             try:
-                return await loop.run_in_executor(workers, _call, function, args, kwargs)
-            except BrokenProcessPool:
-                # A worker died (a decoder crashed, or was killed), and every decode in that
-                # pool failed with it. Each is tried again alone, in a process of its own: the
-                # image that kills its decoder then fails by itself.
-                self._discard(workers)
-                log.warning("an image decoding worker died; its decodes are tried again alone")
-            alone = self._new_pool(1)
+                return await workers.run(_call, function, args, kwargs)
+            except WorkerDied:
+                # A decoder crashed (or its worker was killed). The image is tried again
+                # alone, in a process of its own: one that kills its decoder again fails.
+                log.warning("an image decoding worker died; its decode is tried again alone")
             try:
-                return await loop.run_in_executor(alone, _call, function, args, kwargs)
-            except BrokenProcessPool:
+                return await workers.run_alone(_call, function, args, kwargs)
+            except WorkerDied:
                 raise ImageRejected("The image cannot be decoded: its decoder stopped.") from None
-            finally:
-                alone.shutdown(wait=False)
 
     async def start(self) -> None:
         """Start the worker processes now rather than at the first decode (the first start
         in a process also starts the fork server, ~0.6 s, in a thread: the loop runs on)."""
-        await asyncio.to_thread(self._start_workers)
-
-    def _start_workers(self) -> None:
-        workers = self._pool()
-        for started in [workers.submit(os.getpid) for _ in range(self.max_running)]:
-            started.result()
+        await self._pool().start()
 
     def close(self) -> None:
         """Stop the worker processes (blocking: waits for them to exit)."""
-        with self._pool_lock:
-            workers, self._workers = self._workers, None
+        workers, self._workers = self._workers, None
         if workers is not None:
-            workers.shutdown(wait=True, cancel_futures=True)
+            workers.close()
 
-    def _pool(self) -> ProcessPoolExecutor:
-        with self._pool_lock:  # start() makes it in a thread, a decode on the loop
-            if self._workers is None:
-                self._workers = self._new_pool(self.max_running)
-            return self._workers
-
-    @staticmethod
-    def _new_pool(workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            workers,
-            mp_context=_worker_context(),
-            initializer=_worker_started,
-            initargs=(os.getpid(),),
-        )
-
-    def _discard(self, workers: ProcessPoolExecutor) -> None:
-        with self._pool_lock:
-            if self._workers is workers:
-                self._workers = None
-        workers.shutdown(wait=False, cancel_futures=True)
+    def _pool(self) -> WorkerPool:
+        if self._workers is None:
+            self._workers = WorkerPool(self.max_running, _worker_context(), _worker_started)
+        return self._workers
 
     def _fits(self, cost: int) -> bool:
         return self.running < self.max_running and self.in_use + cost <= self.budget_bytes
@@ -249,39 +216,12 @@ class DecodeGate:
 _trimmer: IdleTrimmer | None = None
 
 
-def _worker_started(server_pid: int) -> None:
+def _worker_started() -> None:
     """In each decoding worker, first."""
     global _trimmer
     return_large_allocations_to_the_system()
     _trimmer = IdleTrimmer()
     _trimmer.start()
-    if os.name == "posix":
-        threading.Thread(target=_end_with, args=(server_pid,), daemon=True).start()
-
-
-def _end_with(server_pid: int) -> None:
-    """End this worker when the server process ends. A server that is killed cannot stop
-    its workers, and a worker never notices by itself: it holds both ends of its task queue,
-    so it waits on it forever, and its fork server with it (and whatever reads their
-    inherited stdout, a supervisor's log pipe, waits for an end that never comes)."""
-    try:
-        ended = os.pidfd_open(server_pid)  # Linux: readable once the process has ended
-    except (AttributeError, OSError):
-        while _alive(server_pid):
-            time.sleep(1)
-    else:
-        select.select([ended], [], [])
-    os._exit(0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # no signal sent: only whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _call(

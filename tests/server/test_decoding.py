@@ -111,9 +111,9 @@ async def test_decodes_run_in_worker_processes_and_a_dying_one_takes_only_its_im
     try:
         await gate.start()
         workers = {await gate.decode(MB, _worker_pid) for _ in range(4)}
+        assert len(workers) == 2
         assert os.getpid() not in workers
-        # The film that kills its decoder fails; the two decoded beside it, in the same
-        # pool, do not.
+        # The film that kills its decoder fails; the two decoded beside it do not.
         dying, *others = await asyncio.gather(
             gate.decode(MB, _die),
             gate.decode(MB, _worker_pid),
@@ -123,9 +123,45 @@ async def test_decodes_run_in_worker_processes_and_a_dying_one_takes_only_its_im
         assert isinstance(dying, ImageRejected)
         assert "cannot be decoded" in str(dying)
         assert all(isinstance(pid, int) and pid != os.getpid() for pid in others), others
-        # The next image is decoded as usual, by new workers; nothing is left held.
-        assert await gate.decode(MB, _worker_pid) not in workers | {os.getpid()}
+        # Two decodes at once: the worker that lived on, and a new one in place of the dead.
+        after = set(
+            await asyncio.gather(gate.decode(MB, _worker_pid), gate.decode(MB, _worker_pid))
+        )
+        assert len(after) == 2
+        assert len(after & workers) == 1, (workers, after)
         assert (gate.in_use, gate.running) == (0, 0)
+    finally:
+        await asyncio.to_thread(gate.close)
+
+
+def _wait_for(started: Path, go: Path) -> str:
+    started.write_bytes(b"started")  # FIFOs: the test reads this one,
+    go.read_bytes()  # and this one returns once the test has written to it
+    return "the abandoned decode's answer"
+
+
+async def test_a_worker_whose_caller_gave_up_takes_the_next_decode_once_it_has_answered(
+    tmp_path: Path,
+) -> None:
+    """A decode whose caller gives up (a client that went away) runs to its end in its
+    worker; the next decode waits for that worker and gets its own answer, not the one the
+    worker was about to give."""
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=1)
+    started, go = tmp_path / "started", tmp_path / "go"
+    os.mkfifo(started)
+    os.mkfifo(go)
+    try:
+        abandoned = asyncio.create_task(gate.decode(MB, _wait_for, started, go))
+        assert await asyncio.to_thread(started.read_bytes) == b"started"
+        abandoned.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
+        worker = asyncio.create_task(gate.decode(MB, _worker_pid))
+        await asyncio.to_thread(go.write_bytes, b"go")
+        pid = await asyncio.wait_for(worker, 30)
+        assert isinstance(pid, int)
+        assert pid != os.getpid()
+        assert await gate.decode(MB, _worker_pid) == pid  # the same worker, still there
     finally:
         await asyncio.to_thread(gate.close)
 
