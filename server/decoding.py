@@ -129,6 +129,10 @@ class DecodeGate:
         self.running = 0
         self._queue: collections.deque[_Waiter] = collections.deque()
         self._workers: WorkerPool | None = None
+        # Decodes someone waits for (an arrival's, a viewer's), waiting or running, and the
+        # loop time the last of them ended: see `last_busy`.
+        self._awaited = 0
+        self._awaited_ended = 0.0
 
     async def decode(
         self,
@@ -139,6 +143,40 @@ class DecodeGate:
     ) -> Result:
         """`function(*args)` in a worker process, once admitted. `function` and its arguments
         cross to the worker by pickling: a module-level function, paths, small values."""
+        self._awaited += 1
+        try:
+            return await self._decode(cost_bytes, function, args, kwargs)
+        finally:
+            self._awaited -= 1
+            self._awaited_ended = asyncio.get_running_loop().time()
+
+    async def decode_ahead(
+        self,
+        cost_bytes: int,
+        function: Callable[Params, Result],
+        *args: Params.args,
+        **kwargs: Params.kwargs,
+    ) -> Result:
+        """Like `decode`, for work done ahead of need (a film rendered for the viewer before
+        anyone opens it): not counted in `last_busy`."""
+        return await self._decode(cost_bytes, function, args, kwargs)
+
+    def last_busy(self) -> float:
+        """The loop time a decode someone waits for last ended; now while one waits or runs.
+        Work ahead of need waits for a pause in these: a STOW-RS request's films are decoded
+        as they arrive, but filed only once the whole body has, so the filings alone left
+        gaps in which that work took a worker from the arrivals."""
+        if self._awaited:
+            return asyncio.get_running_loop().time()
+        return self._awaited_ended
+
+    async def _decode(
+        self,
+        cost_bytes: int,
+        function: Callable[..., Result],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+    ) -> Result:
         async with self.admit(cost_bytes):
             workers = self._pool()
             try:

@@ -2,8 +2,9 @@
 viewer's first `/pixels` finds them ready; or on first use for films stored before. One render
 per film at a time: a request that arrives during a render waits for that render.
 
-Background renders run one at a time, and only once arrivals have paused for QUIET_SECONDS:
-rendering during a burst took the CPU from the arrivals themselves (measured: twenty 15 MB
+Background renders run one at a time, and only once arrivals have paused for QUIET_SECONDS
+(films filed, and decodes someone waits for: an arrival's check and thumbnail, a viewer's
+render): rendering during a burst took the CPU from the arrivals themselves (measured: twenty 15 MB
 uploads in a row, 322 ms each instead of 91 with every render queued in the decode gate before
 them; 200 films over C-STORE, 13 films/s instead of 21). A viewer asking for a film whose
 background render has not started renders it at once.
@@ -75,19 +76,20 @@ class PixelRenderer:
             async with self._background:
                 await self._quiet()
                 self._queued.discard(sha256)
-                return await self._run(sha256, content_type, path)
+                return await self._run(sha256, content_type, path, ahead=True)
         finally:
             self._queued.discard(sha256)
 
-    async def _run(self, sha256: str, content_type: str, path: Path) -> PixelTransform:
+    async def _run(
+        self, sha256: str, content_type: str, path: Path, *, ahead: bool = False
+    ) -> PixelTransform:
         transform = await asyncio.to_thread(cached_transform, path)
         if transform is not None:
             return transform
         original = self._store.original_path(sha256)
         header = await asyncio.to_thread(read_header, original, content_type)
-        return await self._gate.decode(
-            header.decode_bytes, render_pixels, original, content_type, path
-        )
+        decode = self._gate.decode_ahead if ahead else self._gate.decode
+        return await decode(header.decode_bytes, render_pixels, original, content_type, path)
 
     async def _quiet(self) -> None:
         """Until no film has arrived for QUIET_SECONDS (the last one included). Once they
@@ -95,8 +97,12 @@ class PixelRenderer:
         loop = asyncio.get_running_loop()
         # A deadline that each arrival moves on, checked when it falls due: waking on every
         # arrival (an Event) would only cost the burst's CPU.
-        while (left := self._last_arrival + QUIET_SECONDS - loop.time()) > 0:  # noqa: ASYNC110
+        while (left := self._quiet_from() + QUIET_SECONDS - loop.time()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(left)
+
+    def _quiet_from(self) -> float:
+        """When arrivals (and the decodes viewers wait for) last went on."""
+        return max(self._last_arrival, self._gate.last_busy())
 
     async def idle(self) -> None:
         """Wait for the renders under way to end (however they end)."""

@@ -1,0 +1,58 @@
+"""Background renders (a film's display pixels, made before a viewer asks) wait for a pause
+in the work someone waits for."""
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from server import pixelcache
+from server.decoding import DecodeGate
+from server.demo_images import radiograph_pixels, write_dicom
+from server.pixelcache import PixelRenderer
+from server.storage import ImageStore
+from shared.imaging import DICOM
+
+MB = 1024 * 1024
+
+
+def _wait_for(started: Path, go: Path) -> None:
+    started.write_bytes(b"started")  # FIFOs: the test reads this one,
+    go.read_bytes()  # and this one returns once the test has written to it
+
+
+async def test_a_background_render_waits_while_an_arrival_is_being_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A STOW-RS request's films are decoded as they arrive but filed only once the whole
+    body has: the render of an earlier film must not take a worker from them meanwhile."""
+    monkeypatch.setattr(pixelcache, "QUIET_SECONDS", 0.05)
+    store = ImageStore(tmp_path / "storage")
+    store.prepare()
+    sha256 = "ab" * 32
+    original = store.original_path(sha256)
+    original.parent.mkdir(parents=True)
+    write_dicom(original, radiograph_pixels(256, 256, seed=3))
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=2)  # a worker free for the render
+    renderer = PixelRenderer(store, gate)
+    started, go = tmp_path / "started", tmp_path / "go"
+    os.mkfifo(started)
+    os.mkfifo(go)
+    try:
+        await gate.start()
+        arrival = asyncio.create_task(gate.decode(MB, _wait_for, started, go))
+        assert await asyncio.to_thread(started.read_bytes) == b"started"
+        renderer.prerender(sha256, DICOM)
+        # Ten times the pause it waits for, and a free worker: still not rendered.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(renderer.idle()), 0.5)
+        assert not store.pixels_path(sha256).exists()
+        await asyncio.to_thread(go.write_bytes, b"go")
+        await arrival
+        await asyncio.wait_for(renderer.idle(), 30)
+        assert store.pixels_path(sha256).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        await renderer.close()
+        await asyncio.to_thread(gate.close)
+        store.close()
