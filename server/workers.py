@@ -14,6 +14,7 @@ once it is readable, and is read without blocking the loop for longer than a cop
 import asyncio
 import collections
 import logging
+import pickle
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -93,10 +94,11 @@ def _serve(conn: Connection, initializer: Callable[..., None], initargs: tuple[A
     initializer(*initargs)
     while True:
         try:
-            function, args, kwargs = conn.recv()
+            message = conn.recv_bytes()
         except EOFError:
             return
         try:
+            function, args, kwargs = pickle.loads(message)
             answer = (True, function(*args, **kwargs), "")
         except Exception as error:  # the caller's to handle, with where it happened
             answer = (False, error, traceback.format_exc())
@@ -129,12 +131,14 @@ class WorkerPool:
         # Calls waiting for a worker, in arrival order.
         self._waiting: collections.deque[asyncio.Future[Worker]] = collections.deque()
         self._closed = False
-        self._background: set[asyncio.Future[None]] = set()  # workers starting in its place
+        self._background: set[asyncio.Future[Any]] = set()
 
     async def start(self) -> None:
         """Start every worker now rather than at the first calls."""
         while len(self._workers) + self._starting < self.size:
-            self._give_back(await self._new_worker())
+            worker = await asyncio.to_thread(self._new_worker)
+            self._workers.add(worker)
+            self._give_back(worker)
 
     async def run(self, function: Callable[..., Answer], *args: Any, **kwargs: Any) -> Answer:
         """`function(*args, **kwargs)` in a worker: a module-level function and picklable
@@ -147,20 +151,26 @@ class WorkerPool:
         return cast(Answer, await asyncio.shield(calling))
 
     async def run_alone(self, function: Callable[..., Answer], *args: Any, **kwargs: Any) -> Answer:
-        """`function(*args, **kwargs)` in a worker started for it alone, then ended."""
-        worker = await asyncio.to_thread(Worker, self._context, self._initializer, self._initargs)
+        """`function(*args, **kwargs)` in a worker started for it alone, ended after it."""
+        starting = asyncio.ensure_future(asyncio.to_thread(self._new_worker))
         try:
-            return cast(Answer, await asyncio.shield(worker.call((function, args, kwargs))))
-        finally:
-            await asyncio.to_thread(worker.close)
+            worker = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            # A caller that gives up leaves no worker behind, started or calling.
+            self._keep(starting)
+            starting.add_done_callback(self._end_started)
+            raise
+        calling = asyncio.ensure_future(worker.call((function, args, kwargs)))
+        calling.add_done_callback(lambda _: self._end(worker))
+        return cast(Answer, await asyncio.shield(calling))
 
     async def _take(self) -> Worker:
         if self._idle:
             return self._idle.popleft()
-        if len(self._workers) + self._starting < self.size:
-            return await self._new_worker()
         given: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
         self._waiting.append(given)
+        if len(self._workers) + self._starting < self.size:
+            self._keep(asyncio.ensure_future(self._start_one()))
         try:
             return await given
         except asyncio.CancelledError:
@@ -168,39 +178,60 @@ class WorkerPool:
                 self._give_back(given.result())  # given just as the caller gave up
             raise
 
-    async def _new_worker(self) -> Worker:
-        if self._closed:
-            raise RuntimeError("the worker pool is closed")
+    async def _start_one(self) -> None:
+        """Start a worker for the pool: it takes the first call waiting, or waits idle. If it
+        cannot be started, the first call waiting fails with the reason."""
         self._starting += 1
         try:
-            worker = await asyncio.to_thread(
-                Worker, self._context, self._initializer, self._initargs
-            )
+            worker = await asyncio.to_thread(self._new_worker)
+        except Exception as error:
+            log.exception("a worker process could not be started")
+            self._fail_first_waiting(error)
+            return
         finally:
             self._starting -= 1
+        if self._closed:
+            self._end(worker)
+            return
         self._workers.add(worker)
-        return worker
+        self._give_back(worker)
+
+    def _new_worker(self) -> Worker:
+        if self._closed:
+            raise RuntimeError("the worker pool is closed")
+        return Worker(self._context, self._initializer, self._initargs)
+
+    def _keep(self, task: "asyncio.Future[Any]") -> None:
+        """Keep a reference to work under way that no caller awaits, until it is done."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _end(self, worker: Worker) -> None:
+        """End a worker in a thread (its process is joined: no zombie is left)."""
+        self._keep(asyncio.ensure_future(asyncio.to_thread(worker.close)))
+
+    def _end_started(self, starting: "asyncio.Future[Worker]") -> None:
+        if not starting.cancelled() and starting.exception() is None:
+            self._end(starting.result())
 
     def _after(self, worker: Worker, calling: "asyncio.Future[Any]") -> None:
         """A call has ended: its worker takes the next, unless it died (or was stopped at
         shutdown half-way through, its answer unread)."""
         if calling.cancelled() or isinstance(calling.exception(), WorkerDied):
             self._workers.discard(worker)
-            # Reaped (joined) in a thread, so that it leaves no zombie behind.
-            asyncio.get_running_loop().run_in_executor(None, worker.close)
+            self._end(worker)
             if self._waiting and not self._closed:
-                # Its place goes to a new worker, for the first call waiting for one.
-                starting = asyncio.ensure_future(self._start_for_waiting())
-                self._background.add(starting)
-                starting.add_done_callback(self._background.discard)
+                # A new worker in its place, for the calls waiting for one.
+                self._keep(asyncio.ensure_future(self._start_one()))
             return
         self._give_back(worker)
 
-    async def _start_for_waiting(self) -> None:
-        try:
-            self._give_back(await self._new_worker())
-        except Exception:  # the calls waiting are served by the workers still there
-            log.exception("a new worker process could not be started")
+    def _fail_first_waiting(self, error: Exception) -> None:
+        while self._waiting:
+            waiting = self._waiting.popleft()
+            if not waiting.done():
+                waiting.set_exception(error)
+                return
 
     def _give_back(self, worker: Worker) -> None:
         if self._closed:

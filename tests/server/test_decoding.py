@@ -3,6 +3,7 @@ they run in worker processes, and a worker that dies takes only its own image wi
 
 import asyncio
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -106,7 +107,9 @@ def _die() -> int:
     raise AssertionError("unreachable")
 
 
-async def test_decodes_run_in_worker_processes_and_a_dying_one_takes_only_its_image() -> None:
+async def test_decodes_run_in_worker_processes_and_a_dying_one_takes_only_its_image(
+    tmp_path: Path,
+) -> None:
     gate = DecodeGate(budget_bytes=100 * MB, max_running=2)
     try:
         await gate.start()
@@ -123,15 +126,30 @@ async def test_decodes_run_in_worker_processes_and_a_dying_one_takes_only_its_im
         assert isinstance(dying, ImageRejected)
         assert "cannot be decoded" in str(dying)
         assert all(isinstance(pid, int) and pid != os.getpid() for pid in others), others
-        # Two decodes at once: the worker that lived on, and a new one in place of the dead.
-        after = set(
-            await asyncio.gather(gate.decode(MB, _worker_pid), gate.decode(MB, _worker_pid))
+        # Two decodes at once (each waits for the other to start): the worker that lived on,
+        # and a new one in place of the dead.
+        fifos = [tmp_path / name for name in ("started-1", "go-1", "started-2", "go-2")]
+        for fifo in fifos:
+            os.mkfifo(fifo)
+        both = asyncio.gather(
+            gate.decode(MB, _pid_when_let_go, fifos[0], fifos[1]),
+            gate.decode(MB, _pid_when_let_go, fifos[2], fifos[3]),
         )
+        for started in (fifos[0], fifos[2]):
+            assert await asyncio.to_thread(started.read_bytes) == b"started"
+        for go in (fifos[1], fifos[3]):
+            await asyncio.to_thread(go.write_bytes, b"go")
+        after = set(await both)
         assert len(after) == 2
         assert len(after & workers) == 1, (workers, after)
         assert (gate.in_use, gate.running) == (0, 0)
     finally:
         await asyncio.to_thread(gate.close)
+
+
+def _pid_when_let_go(started: Path, go: Path) -> int:
+    _wait_for(started, go)
+    return os.getpid()
 
 
 def _wait_for(started: Path, go: Path) -> str:
@@ -213,5 +231,23 @@ async def test_a_thumbnail_is_written_by_a_worker_and_its_errors_reach_the_calle
         assert (tmp_path / "thumb").read_bytes()[:3] == b"\xff\xd8\xff"
         with pytest.raises(ImageRejected):
             await gate.decode(MB, write_thumbnail, bad, header, tmp_path / "bad-thumb")
+    finally:
+        await asyncio.to_thread(gate.close)
+
+
+def _fails() -> None:
+    raise ValueError("a decoder's own error")
+
+
+async def test_errors_in_a_call_reach_the_caller_and_the_worker_takes_the_next() -> None:
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=1)
+    try:
+        pid = await gate.decode(MB, _worker_pid)
+        with pytest.raises(ValueError, match="a decoder's own error") as raised:
+            await gate.decode(MB, _fails)
+        assert any("_fails" in note for note in raised.value.__notes__)  # where, in the worker
+        with pytest.raises((AttributeError, pickle.PicklingError)):
+            await gate.decode(MB, lambda: os.getpid())  # a call that cannot be sent
+        assert await gate.decode(MB, _worker_pid) == pid
     finally:
         await asyncio.to_thread(gate.close)
