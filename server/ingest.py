@@ -62,26 +62,16 @@ def image_columns(
         "size_bytes": size_bytes,
         "sha256": sha256,
         "thumbnail_type": stored.thumbnail_type,
-        "sop_instance_uid": generate_uid(),
-        "study_instance_uid": generate_uid(),
-        "series_instance_uid": generate_uid(),
-        "sop_class_uid": SecondaryCaptureImageStorage,
+        # Made only where the file has none: generate_uid draws from os.urandom, three times
+        # a film, and a burst of DICOM arrivals threw nearly all of them away.
+        "sop_instance_uid": (identity and identity.sop_instance_uid) or generate_uid(),
+        "study_instance_uid": (identity and identity.study_instance_uid) or generate_uid(),
+        "series_instance_uid": (identity and identity.series_instance_uid) or generate_uid(),
+        "sop_class_uid": (identity and identity.sop_class_uid) or SecondaryCaptureImageStorage,
         "study_date": now.date(),
         "modality": "OT",
     }
     if identity is not None:
-        columns.update(
-            {
-                key: value
-                for key, value in (
-                    ("sop_instance_uid", identity.sop_instance_uid),
-                    ("study_instance_uid", identity.study_instance_uid),
-                    ("series_instance_uid", identity.series_instance_uid),
-                    ("sop_class_uid", identity.sop_class_uid),
-                )
-                if value
-            }
-        )
         columns.update(
             study_date=dicom_date(identity.study_date),
             modality=_cut(identity.modality, 16),
