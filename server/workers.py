@@ -136,9 +136,8 @@ class WorkerPool:
     async def start(self) -> None:
         """Start every worker now rather than at the first calls."""
         while len(self._workers) + self._starting < self.size:
-            worker = await asyncio.to_thread(self._new_worker)
-            self._workers.add(worker)
-            self._give_back(worker)
+            if (error := await self._start_one()) is not None:
+                raise error
 
     async def run(self, function: Callable[..., Answer], *args: Any, **kwargs: Any) -> Answer:
         """`function(*args, **kwargs)` in a worker: a module-level function and picklable
@@ -178,23 +177,25 @@ class WorkerPool:
                 self._give_back(given.result())  # given just as the caller gave up
             raise
 
-    async def _start_one(self) -> None:
+    async def _start_one(self) -> Exception | None:
         """Start a worker for the pool: it takes the first call waiting, or waits idle. If it
-        cannot be started, the first call waiting fails with the reason."""
+        cannot be started, the first call waiting fails with the reason (every call waiting,
+        when no worker is left to take them), and the reason is returned."""
         self._starting += 1
         try:
             worker = await asyncio.to_thread(self._new_worker)
         except Exception as error:
             log.exception("a worker process could not be started")
-            self._fail_first_waiting(error)
-            return
+            self._fail_waiting(error, every=not self._workers)
+            return error
         finally:
             self._starting -= 1
         if self._closed:
             self._end(worker)
-            return
+            return None
         self._workers.add(worker)
         self._give_back(worker)
+        return None
 
     def _new_worker(self) -> Worker:
         if self._closed:
@@ -226,12 +227,13 @@ class WorkerPool:
             return
         self._give_back(worker)
 
-    def _fail_first_waiting(self, error: Exception) -> None:
+    def _fail_waiting(self, error: Exception, *, every: bool) -> None:
         while self._waiting:
             waiting = self._waiting.popleft()
             if not waiting.done():
                 waiting.set_exception(error)
-                return
+                if not every:
+                    return
 
     def _give_back(self, worker: Worker) -> None:
         if self._closed:

@@ -2,6 +2,7 @@
 they run in worker processes, and a worker that dies takes only its own image with it."""
 
 import asyncio
+import multiprocessing
 import os
 import pickle
 import signal
@@ -14,6 +15,7 @@ import pytest
 from server.decoding import DecodeGate, IdleTrimmer
 from server.demo_images import radiograph_pixels, write_dicom
 from server.imaging import write_thumbnail
+from server.workers import WorkerPool
 from shared.imaging import DICOM, ImageRejected, read_header
 
 MB = 1024 * 1024
@@ -251,3 +253,10 @@ async def test_errors_in_a_call_reach_the_caller_and_the_worker_takes_the_next()
         assert await gate.decode(MB, _worker_pid) == pid
     finally:
         await asyncio.to_thread(gate.close)
+
+
+async def test_a_call_to_a_closed_pool_fails_instead_of_waiting_forever() -> None:
+    pool = WorkerPool(1, multiprocessing.get_context(), _worker_pid)  # never starts one
+    await asyncio.to_thread(pool.close)
+    with pytest.raises(RuntimeError, match="closed"):
+        await asyncio.wait_for(pool.run(_worker_pid), 30)
