@@ -52,6 +52,12 @@ from server.openapi import build_openapi
 from server.pixelcache import PixelRenderer
 from server.security import PasswordHasher
 from server.settings import Settings
+from server.stopping import (
+    ARRIVING_BODIES,
+    ArrivingBodies,
+    arriving_bodies_middleware,
+    end_arriving_bodies,
+)
 from server.storage import ImageStore
 
 # JSON bodies are small; uploads stream through request.multipart(), which this does not limit.
@@ -141,14 +147,19 @@ async def _no_sniffing(_request: web.Request, response: web.StreamResponse) -> N
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_JSON_BODY)
+    app = web.Application(
+        middlewares=[problem_middleware, arriving_bodies_middleware],
+        client_max_size=MAX_JSON_BODY,
+    )
     app[SETTINGS] = settings
+    app[ARRIVING_BODIES] = ArrivingBodies()
     app[CLOCK] = clock
     app[PASSWORDS] = PasswordHasher.for_settings(settings)
     app[DECODE_GATE] = DecodeGate(settings.max_decoded_bytes, os.cpu_count() or 1)
     app.cleanup_ctx.extend(
         [_database, _audit_writer, _decoders, _storage, _arrivals, _events, dicom_listener]
     )
+    app.on_shutdown.append(end_arriving_bodies)
     app.on_shutdown.append(_close_event_sockets)
     app.on_response_prepare.append(_no_sniffing)
     app.on_response_prepare.append(cors_headers)

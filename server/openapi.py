@@ -70,7 +70,13 @@ def _operation(
         error_statuses.setdefault(408, "The body stopped arriving")
     if spec.query is not None and "cursor" in spec.query.model_fields:
         error_statuses.setdefault(400, "The cursor is not one this server gave out")
-    error_statuses.setdefault(503, "The database is temporarily unavailable (Retry-After)")
+    error_statuses.setdefault(
+        503,
+        "The database is temporarily unavailable, or the server is stopping while the body "
+        "arrives (Retry-After)"
+        if spec.body is not None or spec.form is not None
+        else "The database is temporarily unavailable (Retry-After)",
+    )
     for status, description in sorted(error_statuses.items()):
         entry: dict[str, Any] = {"description": description}
         if status >= 400:

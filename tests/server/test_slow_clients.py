@@ -3,6 +3,7 @@ connections cannot pile up (a real server process, raw sockets)."""
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -190,3 +191,39 @@ async def test_a_client_leaving_mid_download_is_not_an_error(tmp_path: Path) -> 
     # The whole log in the message: what raised is the thing to read.
     assert "Traceback" not in output, output
     assert "ERROR" not in output, output
+
+
+async def test_a_body_still_arriving_when_the_server_stops_is_refused_at_once(
+    tmp_path: Path,
+) -> None:
+    """Once its shutdown begins, aiohttp drops what a connection still sends: an upload half
+    way through its body is answered 503 (send it again) at once, instead of 408 after the
+    body timeout (30 s here), and does not hold the stop up."""
+    environment = prepared_environment(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'medsys.db'}")
+    with running(environment) as live:
+        async with aiohttp.ClientSession() as http:
+            headers = await login(http, live.url)
+        async with connect(live) as (reader, writer):
+            writer.write(
+                b"POST /api/xrays HTTP/1.1\r\nHost: medsys\r\nExpect: 100-continue\r\n"
+                + f"Authorization: {headers['Authorization']}\r\n".encode()
+                + b"Content-Type: multipart/form-data; boundary=cut\r\n"
+                + b"Content-Length: 1000000\r\n\r\n"
+            )
+            await writer.drain()
+            continuing = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE)
+            assert continuing.startswith(b"HTTP/1.1 100"), continuing
+            writer.write(
+                b'--cut\r\nContent-Disposition: form-data; name="image"; filename="film.png"\r\n'
+                + b"Content-Type: image/png\r\n\r\n"
+                + b"\x89PNG\r\n\x1a\n"
+                + bytes(1000)
+            )
+            await writer.drain()
+            assert live.server.process is not None
+            live.server.process.send_signal(signal.SIGTERM)
+            answer = await until_closed(reader)
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:300]
+        assert b"Retry-After" in answer
+        assert b"The server is stopping" in answer
+        assert await asyncio.to_thread(live.server.process.wait, DEADLINE) == 0
