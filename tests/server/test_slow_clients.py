@@ -53,6 +53,23 @@ async def connect(
         writer.close()
 
 
+def upload_head(authorization: str, *, expect_continue: bool = False) -> bytes:
+    """The head of an x-ray upload that promises a body of 5,000,000 bytes."""
+    return (
+        b"POST /api/xrays HTTP/1.1\r\nHost: medsys\r\n"
+        + (b"Expect: 100-continue\r\n" if expect_continue else b"")
+        + f"Authorization: {authorization}\r\n".encode()
+        + b"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 5000000\r\n\r\n"
+    )
+
+
+# The start of the upload's image part: far from the 5,000,000 bytes promised.
+IMAGE_PART_START = (
+    b'--B\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
+    b"\x89PNG\r\n\x1a\n" + b"\0" * 1000
+)
+
+
 async def until_closed(reader: asyncio.StreamReader) -> bytes:
     """Everything the server sends until it closes the connection."""
     return await asyncio.wait_for(reader.read(), DEADLINE)
@@ -94,13 +111,7 @@ async def test_an_upload_that_stops_arriving_is_408_and_closed(server: Running) 
     async with aiohttp.ClientSession() as http:
         headers = await login(http, server.url)
     async with connect(server) as (reader, writer):
-        writer.write(
-            b"POST /api/xrays HTTP/1.1\r\nHost: medsys\r\n"
-            + f"Authorization: {headers['Authorization']}\r\n".encode()
-            + b"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 5000000\r\n\r\n"
-            b'--B\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
-            b"\x89PNG\r\n\x1a\n" + b"\0" * 1000
-        )
+        writer.write(upload_head(headers["Authorization"]) + IMAGE_PART_START)
         await writer.drain()
         answer = await until_closed(reader)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
@@ -204,21 +215,12 @@ async def test_a_body_still_arriving_when_the_server_stops_is_refused_at_once(
         async with aiohttp.ClientSession() as http:
             headers = await login(http, live.url)
         async with connect(live) as (reader, writer):
-            writer.write(
-                b"POST /api/xrays HTTP/1.1\r\nHost: medsys\r\nExpect: 100-continue\r\n"
-                + f"Authorization: {headers['Authorization']}\r\n".encode()
-                + b"Content-Type: multipart/form-data; boundary=cut\r\n"
-                + b"Content-Length: 1000000\r\n\r\n"
-            )
+            # 100-continue: the server has routed the request before the SIGTERM.
+            writer.write(upload_head(headers["Authorization"], expect_continue=True))
             await writer.drain()
             continuing = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE)
             assert continuing.startswith(b"HTTP/1.1 100"), continuing
-            writer.write(
-                b'--cut\r\nContent-Disposition: form-data; name="image"; filename="film.png"\r\n'
-                + b"Content-Type: image/png\r\n\r\n"
-                + b"\x89PNG\r\n\x1a\n"
-                + bytes(1000)
-            )
+            writer.write(IMAGE_PART_START)
             await writer.drain()
             assert live.server.process is not None
             live.server.process.send_signal(signal.SIGTERM)
