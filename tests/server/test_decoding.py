@@ -17,6 +17,7 @@ from server.demo_images import radiograph_pixels, write_dicom
 from server.imaging import write_thumbnail
 from server.workers import WorkerPool
 from shared.imaging import DICOM, ImageRejected, read_header
+from tests.server.handshake import Handshake, in_worker, pid_when_let_go
 
 MB = 1024 * 1024
 
@@ -130,34 +131,25 @@ async def test_decodes_run_in_worker_processes_and_a_dying_one_takes_only_its_im
         assert all(isinstance(pid, int) and pid != os.getpid() for pid in others), others
         # Two decodes at once (each waits for the other to start): the worker that lived on,
         # and a new one in place of the dead.
-        fifos = [tmp_path / name for name in ("started-1", "go-1", "started-2", "go-2")]
-        for fifo in fifos:
-            os.mkfifo(fifo)
-        both = asyncio.gather(
-            gate.decode(MB, _pid_when_let_go, fifos[0], fifos[1]),
-            gate.decode(MB, _pid_when_let_go, fifos[2], fifos[3]),
-        )
-        for started in (fifos[0], fifos[2]):
-            assert await asyncio.to_thread(started.read_bytes) == b"started"
-        for go in (fifos[1], fifos[3]):
-            await asyncio.to_thread(go.write_bytes, b"go")
+        first, second = Handshake(tmp_path, "first"), Handshake(tmp_path, "second")
+        try:
+            both = asyncio.gather(
+                gate.decode(MB, pid_when_let_go, first.started, first.go),
+                gate.decode(MB, pid_when_let_go, second.started, second.go),
+            )
+            for handshake in (first, second):
+                await handshake.wait_started()
+            for handshake in (first, second):
+                await handshake.let_go()
+        finally:
+            first.release()
+            second.release()
         after = set(await both)
         assert len(after) == 2
         assert len(after & workers) == 1, (workers, after)
         assert (gate.in_use, gate.running) == (0, 0)
     finally:
         await asyncio.to_thread(gate.close)
-
-
-def _pid_when_let_go(started: Path, go: Path) -> int:
-    _wait_for(started, go)
-    return os.getpid()
-
-
-def _wait_for(started: Path, go: Path) -> str:
-    started.write_bytes(b"started")  # FIFOs: the test reads this one,
-    go.read_bytes()  # and this one returns once the test has written to it
-    return "the abandoned decode's answer"
 
 
 async def test_a_worker_whose_caller_gave_up_takes_the_next_decode_once_it_has_answered(
@@ -167,22 +159,21 @@ async def test_a_worker_whose_caller_gave_up_takes_the_next_decode_once_it_has_a
     worker; the next decode waits for that worker and gets its own answer, not the one the
     worker was about to give."""
     gate = DecodeGate(budget_bytes=100 * MB, max_running=1)
-    started, go = tmp_path / "started", tmp_path / "go"
-    os.mkfifo(started)
-    os.mkfifo(go)
+    handshake = Handshake(tmp_path)
     try:
-        abandoned = asyncio.create_task(gate.decode(MB, _wait_for, started, go))
-        assert await asyncio.to_thread(started.read_bytes) == b"started"
+        abandoned = asyncio.create_task(gate.decode(MB, in_worker, handshake.started, handshake.go))
+        await handshake.wait_started()
         abandoned.cancel()
         with pytest.raises(asyncio.CancelledError):
             await abandoned
         worker = asyncio.create_task(gate.decode(MB, _worker_pid))
-        await asyncio.to_thread(go.write_bytes, b"go")
+        await handshake.let_go()
         pid = await asyncio.wait_for(worker, 30)
         assert isinstance(pid, int)
         assert pid != os.getpid()
         assert await gate.decode(MB, _worker_pid) == pid  # the same worker, still there
     finally:
+        handshake.release()
         await asyncio.to_thread(gate.close)
 
 

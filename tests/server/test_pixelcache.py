@@ -2,7 +2,6 @@
 in the work someone waits for."""
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,9 @@ from server.demo_images import radiograph_pixels, write_dicom
 from server.pixelcache import PixelRenderer
 from server.storage import ImageStore
 from shared.imaging import DICOM
+from tests.server.handshake import Handshake, in_worker
 
 MB = 1024 * 1024
-
-
-def _wait_for(started: Path, go: Path) -> None:
-    started.write_bytes(b"started")  # FIFOs: the test reads this one,
-    go.read_bytes()  # and this one returns once the test has written to it
 
 
 async def test_a_background_render_waits_while_an_arrival_is_being_decoded(
@@ -36,23 +31,22 @@ async def test_a_background_render_waits_while_an_arrival_is_being_decoded(
     write_dicom(original, radiograph_pixels(256, 256, seed=3))
     gate = DecodeGate(budget_bytes=100 * MB, max_running=2)  # a worker free for the render
     renderer = PixelRenderer(store, gate)
-    started, go = tmp_path / "started", tmp_path / "go"
-    os.mkfifo(started)
-    os.mkfifo(go)
+    handshake = Handshake(tmp_path)
     try:
         await gate.start()
-        arrival = asyncio.create_task(gate.decode(MB, _wait_for, started, go))
-        assert await asyncio.to_thread(started.read_bytes) == b"started"
+        arrival = asyncio.create_task(gate.decode(MB, in_worker, handshake.started, handshake.go))
+        await handshake.wait_started()
         renderer.prerender(sha256, DICOM)
         # Ten times the pause it waits for, and a free worker: still not rendered.
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(asyncio.shield(renderer.idle()), 0.5)
         assert not store.pixels_path(sha256).exists()
-        await asyncio.to_thread(go.write_bytes, b"go")
+        await handshake.let_go()
         await arrival
         await asyncio.wait_for(renderer.idle(), 30)
         assert store.pixels_path(sha256).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
+        handshake.release()
         await renderer.close()
         await asyncio.to_thread(gate.close)
         store.close()
