@@ -27,7 +27,8 @@ class ArrivingBodies:
     def end_all(self) -> None:
         self.stopping = True
         for stream in self.streams:
-            stream.set_exception(ServiceUnavailable(STOPPING))
+            if not stream.is_eof():  # a body that has all arrived is read to its end as before
+                stream.set_exception(ServiceUnavailable(STOPPING))
 
 
 ARRIVING_BODIES = web.AppKey("arriving_bodies", ArrivingBodies)
