@@ -22,6 +22,8 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar, cast
 
+from server.aio import made_in_thread
+
 log = logging.getLogger(__name__)
 
 Answer = TypeVar("Answer")
@@ -151,14 +153,8 @@ class WorkerPool:
 
     async def run_alone(self, function: Callable[..., Answer], *args: Any, **kwargs: Any) -> Answer:
         """`function(*args, **kwargs)` in a worker started for it alone, ended after it."""
-        starting = asyncio.ensure_future(asyncio.to_thread(self._new_worker))
-        try:
-            worker = await asyncio.shield(starting)
-        except asyncio.CancelledError:
-            # A caller that gives up leaves no worker behind, started or calling.
-            self._keep(starting)
-            starting.add_done_callback(self._end_started)
-            raise
+        # A caller that gives up leaves no worker behind, started or calling.
+        worker = await made_in_thread(self._new_worker, self._end)
         calling = asyncio.ensure_future(worker.call((function, args, kwargs)))
         calling.add_done_callback(lambda _: self._end(worker))
         return cast(Answer, await asyncio.shield(calling))
@@ -210,10 +206,6 @@ class WorkerPool:
     def _end(self, worker: Worker) -> None:
         """End a worker in a thread (its process is joined: no zombie is left)."""
         self._keep(asyncio.ensure_future(asyncio.to_thread(worker.close)))
-
-    def _end_started(self, starting: "asyncio.Future[Worker]") -> None:
-        if not starting.cancelled() and starting.exception() is None:
-            self._end(starting.result())
 
     def _after(self, worker: Worker, calling: "asyncio.Future[Any]") -> None:
         """A call has ended: its worker takes the next, unless it died (or was stopped at

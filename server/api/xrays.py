@@ -15,6 +15,7 @@ from server.access import (
     require_xray_visible,
     xray_fields_for,
 )
+from server.aio import made_in_thread
 from server.convert import XRAY_LOADS, xray_out
 from server.endpoint import ADMIN, ANY_USER, Context, endpoint, json_response, no_content
 from server.errors import (
@@ -212,20 +213,13 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 async def _opened(path: Path) -> BinaryIO:
-    """`path` opened for reading, in a thread. A request cancelled meanwhile (the server
-    stopping) cannot stop the thread's open: the file it opens is closed when it is done,
-    not left open until the garbage collector finds it."""
-    opening: asyncio.Future[BinaryIO] = asyncio.ensure_future(asyncio.to_thread(path.open, "rb"))
-    try:
-        return await asyncio.shield(opening)
-    except asyncio.CancelledError:
-        opening.add_done_callback(_close_opened)
-        raise
+    """`path` opened for reading, in a thread; closed at once if the request is cancelled
+    meanwhile (the server stopping)."""
+    return await made_in_thread(lambda: path.open("rb"), _close)
 
 
-def _close_opened(opening: "asyncio.Future[BinaryIO]") -> None:
-    if not opening.cancelled() and opening.exception() is None:
-        opening.result().close()
+def _close(handle: BinaryIO) -> None:
+    handle.close()
 
 
 async def send_file(
