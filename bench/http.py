@@ -542,6 +542,8 @@ def images(uploads: int) -> list[Row]:
             # back (IdleTrimmer, a second after their last decode). Memory that does not come
             # back is what would grow over a day of films.
             wait_until_idle(medsys.process.pid)
+            # Once more: the trim comes a second after the last decode, so it may fall at the
+            # very end of the quiet second the first wait saw.
             wait_until_idle(medsys.process.pid)
             settled = resident_mb(medsys.process.pid)
             rows.append(
