@@ -49,7 +49,7 @@ from server.keys import (
     STORAGE,
 )
 from server.openapi import build_openapi
-from server.pixelcache import PixelRenderer
+from server.pixelcache import Film, PixelRenderer
 from server.security import PasswordHasher
 from server.settings import Settings
 from server.stopping import (
@@ -97,7 +97,7 @@ async def _arrivals(app: web.Application) -> AsyncIterator[None]:
         app[STORAGE],
         app[CLOCK],
         lambda: app[EVENT_HUB].wake(),
-        lambda xray: renderer.prerender(xray.sha256, xray.content_type),
+        lambda xray: renderer.prerender(Film.of(xray)),
     )
     filer.start()
     app[ARRIVALS] = filer

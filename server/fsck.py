@@ -4,7 +4,9 @@ A crash between placing an upload's files and committing its row leaves files th
 refers to; `serve` runs this at start (and `medsys-server fsck` on demand) to remove them. A file
 younger than the grace period is kept: another process sharing the store may be about to commit
 its row. Rows whose files are missing (or, with `verify`, whose bytes no longer hash to their
-sha256) cannot be mended here; they are reported for the operator.
+sha256) cannot be mended here; they are reported for the operator. A missing thumbnail is
+not damage: a native DICOM film gets its thumbnail after its arrival, and any film whose
+thumbnail is gone gets it again when it is first shown (PixelRenderer); it is only counted.
 """
 
 import asyncio
@@ -38,21 +40,21 @@ class FsckReport:
     removed: list[str] = field(default_factory=list)  # paths relative to the store
     young_orphans: int = 0  # files with no row, kept for the grace period
     missing_originals: list[int] = field(default_factory=list)  # x-ray ids
-    missing_thumbnails: list[int] = field(default_factory=list)
+    thumbnails_to_make: list[int] = field(default_factory=list)  # made when first shown
     corrupt_originals: list[int] = field(default_factory=list)  # only with verify
     rows_checked: int = 0
 
     @property
     def consistent(self) -> bool:
-        return not (self.missing_originals or self.missing_thumbnails or self.corrupt_originals)
+        return not (self.missing_originals or self.corrupt_originals)
 
     def summary(self) -> str:
         return (
             f"storage check: {self.rows_checked} x-ray rows; removed {len(self.removed)} "
             f"file(s) with no row, kept {self.young_orphans} younger than the grace period; "
             f"{len(self.missing_originals)} row(s) without their image, "
-            f"{len(self.missing_thumbnails)} without their thumbnail, "
-            f"{len(self.corrupt_originals)} whose image does not match its sha256"
+            f"{len(self.corrupt_originals)} whose image does not match its sha256; "
+            f"{len(self.thumbnails_to_make)} whose thumbnail is made when first shown"
         )
 
 
@@ -118,7 +120,7 @@ def check_files(
         elif verify and _sha256_of(original) != row.sha256:
             report.corrupt_originals.append(row.xray_id)
         if not store.thumbnail_path(row.sha256, row.thumbnail_type).is_file():
-            report.missing_thumbnails.append(row.xray_id)
+            report.thumbnails_to_make.append(row.xray_id)
     return report
 
 
@@ -126,12 +128,8 @@ def log_report(report: FsckReport) -> None:
     log.info(report.summary())
     for path in report.removed:
         log.info("removed %s: no x-ray refers to it", path)
-    for label, ids in (
-        ("the image", report.missing_originals),
-        ("the thumbnail", report.missing_thumbnails),
-    ):
-        if ids:
-            log.error("x-ray(s) %s: %s is missing from storage", _ids(ids), label)
+    if report.missing_originals:
+        log.error("x-ray(s) %s: the image is missing from storage", _ids(report.missing_originals))
     if report.corrupt_originals:
         log.error(
             "x-ray(s) %s: the stored image does not match its sha256",

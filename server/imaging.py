@@ -124,14 +124,17 @@ def thumbnail_type(content_type: str) -> str:
     return PNG if content_type == PNG else JPEG
 
 
-def write_thumbnail(path: Path, header: ImageHeader, thumbnail_path: Path) -> str:
-    """Decode the image (its first frame) to validate it, and write its thumbnail; returns the
-    thumbnail's type. Raises ImageRejected with a reason meant for the user."""
+def write_thumbnail(
+    path: Path, header: ImageHeader, thumbnail_path: Path, kind: str | None = None
+) -> str:
+    """Decode the image (its first frame) to validate it, and write its thumbnail, of type
+    `kind` (by default the image's own: thumbnail_type); returns that type. Raises
+    ImageRejected with a reason meant for the user."""
     if header.content_type == DICOM:
         display = _dicom_thumbnail(path)
     else:
         display = _raster_thumbnail(path, header.content_type)
-    kind = thumbnail_type(header.content_type)
+    kind = kind or thumbnail_type(header.content_type)
     if kind == JPEG:
         display.convert("RGB" if display.mode != "L" else "L").save(
             thumbnail_path, "JPEG", quality=90

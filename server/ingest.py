@@ -19,7 +19,7 @@ from server.decoding import DecodeGate
 from server.errors import Conflict
 from server.events.outbox import announce_all
 from server.groupcommit import GroupCommit, retrieve_failure
-from server.imaging import ImageLimits, write_thumbnail
+from server.imaging import ImageLimits, thumbnail_type, write_thumbnail
 from server.orm import StoredInstance, UnmatchedRow, UserRow, XRayRow
 from server.results import arrival_event
 from server.storage import ImageStore
@@ -108,13 +108,21 @@ async def store_image(
     """Check `temp_path`'s header (read here unless the caller has it) against the limits,
     decode it (when the gate admits it) to validate it and write its thumbnail, and move both
     to their content addresses. Raises ImageRejected; nothing is left in storage if this
-    raises."""
+    raises.
+
+    A file whose header alone shows it decodable (native grey DICOM: what modalities send)
+    is not decoded here: its thumbnail is made with its display pixels once arrivals pause,
+    or when first asked for (PixelRenderer). Its decode checked nothing the header had not,
+    and was most of an arrival's work: in a STOW-RS burst, 3.7 of 10 ms of CPU a film."""
     if header is None:
         content_type = sniff_content_type(head)
         if content_type is None:
             raise ImageRejected("Only PNG, JPEG and DICOM images are accepted.")
         header = await asyncio.to_thread(read_header, temp_path, content_type)
     limits.check(header)
+    if header.checked_without_decoding:
+        kind = thumbnail_type(header.content_type)
+        return await asyncio.to_thread(_hold, store, temp_path, None, header, sha256, kind)
     thumbnail_temp = store.new_temp_path()
     try:
         kind = await gate.decode(
@@ -131,18 +139,18 @@ async def store_image(
 def _hold(
     store: ImageStore,
     temp_path: Path,
-    thumbnail_temp: Path,
+    thumbnail_temp: Path | None,
     header: ImageHeader,
     sha256: str,
     thumbnail_type: str,
 ) -> StoredImage:
     stored = StoredImage(header=header, thumbnail_type=thumbnail_type)
     placed = []
+    files = [(temp_path, store.original_path(sha256))]
+    if thumbnail_temp is not None:
+        files.append((thumbnail_temp, store.thumbnail_path(sha256, thumbnail_type)))
     try:
-        for temp, final in (
-            (temp_path, store.original_path(sha256)),
-            (thumbnail_temp, store.thumbnail_path(sha256, thumbnail_type)),
-        ):
+        for temp, final in files:
             held, was_placed = store.hold(temp, final)
             stored.held.append((final, held))
             if was_placed:
@@ -155,7 +163,8 @@ def _hold(
         ImageStore.let_go(stored.held, put_back=False)
         raise
     finally:
-        thumbnail_temp.unlink(missing_ok=True)
+        if thumbnail_temp is not None:
+            thumbnail_temp.unlink(missing_ok=True)
     return stored
 
 

@@ -2,6 +2,10 @@
 viewer's first `/pixels` finds them ready; or on first use for films stored before. One render
 per film at a time: a request that arrives during a render waits for that render.
 
+A render also makes the film's thumbnail when it has none: a native grey DICOM film is not
+decoded on arrival (server/ingest.py), so its thumbnail comes from the same decode as its
+display pixels, or from a render run at once when the thumbnail is asked for first.
+
 Background renders run one at a time, and only once arrivals have paused for QUIET_SECONDS
 (films filed, and decodes someone waits for: an arrival's check and thumbnail, a viewer's
 render): rendering during a burst took the CPU from the arrivals themselves (measured: twenty 15 MB
@@ -12,10 +16,12 @@ background render has not started renders it at once.
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from server.decoding import DecodeGate
-from server.pixels import cached_transform, render_pixels
+from server.orm import UnmatchedRow, XRayRow
+from server.pixels import cached_transform, render_film
 from server.storage import ImageStore
 from shared.imaging import PixelTransform, read_header
 
@@ -23,6 +29,19 @@ log = logging.getLogger(__name__)
 # How long arrivals must pause before the renders they left start: longer than the gap between
 # two films of one burst (a modality's association, a STOW request, an upload queue).
 QUIET_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Film:
+    """A stored image as the renderer knows it: its content, and its thumbnail's type."""
+
+    sha256: str
+    content_type: str
+    thumbnail_type: str
+
+    @classmethod
+    def of(cls, row: XRayRow | UnmatchedRow) -> "Film":
+        return cls(row.sha256, row.content_type, row.thumbnail_type)
 
 
 class PixelRenderer:
@@ -35,33 +54,40 @@ class PixelRenderer:
         self._background = asyncio.Semaphore(1)
         self._last_arrival = 0.0  # the loop's clock
 
-    async def transform(self, sha256: str, content_type: str) -> PixelTransform:
+    async def transform(self, film: Film) -> PixelTransform:
         """The display pixels' transform and statistics, rendering them if they are not yet."""
-        path = self._store.pixels_path(sha256)
-        transform = await asyncio.to_thread(cached_transform, path)
+        transform = await asyncio.to_thread(cached_transform, self._store.pixels_path(film.sha256))
         if transform is not None:
             return transform
-        if sha256 in self._queued:  # a viewer is waiting: it does not wait for its turn
-            self._queued.discard(sha256)
-            self._rendering.pop(sha256).cancel()
-        # Shielded: a viewer that gives up does not cancel a render others may be waiting for.
-        return await asyncio.shield(self._render(sha256, content_type, path, background=False))
+        return await self._at_once(film)
 
-    def prerender(self, sha256: str, content_type: str) -> None:
+    async def thumbnail(self, film: Film) -> Path:
+        """Where the film's thumbnail is, made first if it is not yet. When the original is
+        gone too, its path all the same: the caller says the file is missing."""
+        path = self._store.thumbnail_path(film.sha256, film.thumbnail_type)
+        original = self._store.original_path(film.sha256)
+        if not await asyncio.to_thread(_made_or_gone, path, original):
+            await self._at_once(film)
+        return path
+
+    async def _at_once(self, film: Film) -> PixelTransform:
+        """Render now: someone waits for it."""
+        if film.sha256 in self._queued:  # a viewer is waiting: it does not wait for its turn
+            self._queued.discard(film.sha256)
+            self._rendering.pop(film.sha256).cancel()
+        # Shielded: a viewer that gives up does not cancel a render others may be waiting for.
+        return await asyncio.shield(self._render(film, background=False))
+
+    def prerender(self, film: Film) -> None:
         """Render a film that just arrived, in its turn; failures are logged, never raised."""
         self._last_arrival = asyncio.get_running_loop().time()
-        path = self._store.pixels_path(sha256)
-        self._render(sha256, content_type, path, background=True).add_done_callback(_log_failure)
+        self._render(film, background=True).add_done_callback(_log_failure)
 
-    def _render(
-        self, sha256: str, content_type: str, path: Path, *, background: bool
-    ) -> asyncio.Task[PixelTransform]:
+    def _render(self, film: Film, *, background: bool) -> asyncio.Task[PixelTransform]:
+        sha256 = film.sha256
         task = self._rendering.get(sha256)
         if task is None:
-            if background:
-                task = asyncio.create_task(self._in_turn(sha256, content_type, path))
-            else:
-                task = asyncio.create_task(self._run(sha256, content_type, path))
+            task = asyncio.create_task(self._in_turn(film) if background else self._run(film))
             self._rendering[sha256] = task
             task.add_done_callback(lambda done: self._forget(sha256, done))
         return task
@@ -70,26 +96,36 @@ class PixelRenderer:
         if self._rendering.get(sha256) is task:
             del self._rendering[sha256]
 
-    async def _in_turn(self, sha256: str, content_type: str, path: Path) -> PixelTransform:
-        self._queued.add(sha256)
+    async def _in_turn(self, film: Film) -> PixelTransform:
+        self._queued.add(film.sha256)
         try:
             async with self._background:
                 await self._quiet()
-                self._queued.discard(sha256)
-                return await self._run(sha256, content_type, path, ahead=True)
+                self._queued.discard(film.sha256)
+                return await self._run(film, ahead=True)
         finally:
-            self._queued.discard(sha256)
+            self._queued.discard(film.sha256)
 
-    async def _run(
-        self, sha256: str, content_type: str, path: Path, *, ahead: bool = False
-    ) -> PixelTransform:
-        transform = await asyncio.to_thread(cached_transform, path)
-        if transform is not None:
+    async def _run(self, film: Film, *, ahead: bool = False) -> PixelTransform:
+        pixels = self._store.pixels_path(film.sha256)
+        thumbnail = self._store.thumbnail_path(film.sha256, film.thumbnail_type)
+        transform, has_thumbnail = await asyncio.to_thread(_made, pixels, thumbnail)
+        if transform is not None and has_thumbnail:
             return transform
-        original = self._store.original_path(sha256)
-        header = await asyncio.to_thread(read_header, original, content_type)
+        original = self._store.original_path(film.sha256)
+        header = await asyncio.to_thread(read_header, original, film.content_type)
         decode = self._gate.decode_ahead if ahead else self._gate.decode
-        return await decode(header.decode_bytes, render_pixels, original, content_type, path)
+        rendered = await decode(
+            header.decode_bytes,
+            render_film,
+            original,
+            header,
+            None if transform is not None else pixels,
+            None if has_thumbnail else (thumbnail, film.thumbnail_type),
+        )
+        made = transform or rendered
+        assert made is not None  # render_film renders the pixels it is given a path for
+        return made
 
     async def _quiet(self) -> None:
         """Until no film has arrived for QUIET_SECONDS (the last one included). Once they
@@ -116,6 +152,15 @@ class PixelRenderer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _made(pixels: Path, thumbnail: Path) -> tuple[PixelTransform | None, bool]:
+    """The rendered pixels' transform (None: not rendered), and whether the thumbnail is made."""
+    return cached_transform(pixels), thumbnail.is_file()
+
+
+def _made_or_gone(thumbnail: Path, original: Path) -> bool:
+    return thumbnail.is_file() or not original.is_file()
 
 
 def _log_failure(task: asyncio.Task[PixelTransform]) -> None:

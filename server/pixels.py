@@ -14,7 +14,8 @@ from pathlib import Path
 
 import imagecodecs
 
-from shared.imaging import PixelTransform, display_values, pack
+from server.imaging import write_thumbnail
+from shared.imaging import ImageHeader, PixelTransform, display_values, pack
 
 
 def render_pixels(original: Path, content_type: str, destination: Path) -> PixelTransform:
@@ -41,6 +42,30 @@ def render_pixels(original: Path, content_type: str, destination: Path) -> Pixel
     temporary_sidecar.write_text(json.dumps(asdict(transform)))
     os.replace(temporary_sidecar, sidecar)
     os.replace(temporary_png, destination)
+    return transform
+
+
+def render_film(
+    original: Path,
+    header: ImageHeader,
+    pixels: Path | None,
+    thumbnail: tuple[Path, str] | None,
+) -> PixelTransform | None:
+    """In a decoding worker: what a film still lacks of its display pixels (written to
+    `pixels`; their transform returned) and its thumbnail (`thumbnail`: its path and type),
+    each replaced atomically."""
+    transform = None
+    if pixels is not None:
+        transform = render_pixels(original, header.content_type, pixels)
+    if thumbnail is not None:
+        path, kind = thumbnail
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+        try:
+            write_thumbnail(original, header, partial, kind)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
     return transform
 
 

@@ -10,6 +10,7 @@ PNG holds unsigned values only, so values are stored as `(value - offset) / scal
 recovers the modality value as `stored * scale + offset` (usually offset 0, scale 1).
 """
 
+import io
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ import pydicom
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels.processing import apply_modality_lut
-from pydicom.pixels.utils import pixel_array
+from pydicom.pixels.decoders.base import DecodeRunner
+from pydicom.pixels.processing import apply_modality_lut, apply_voi_lut
+from pydicom.pixels.utils import as_pixel_options, pixel_array
 
 from shared.windowing import robust_range
 
@@ -124,6 +126,9 @@ class ImageHeader:
     # The most memory decoding that frame takes at once (the decoder's buffers included).
     decode_bytes: int
     identity: DicomIdentity | None = None  # DICOM files only
+    # The header alone shows the first frame decodable and renderable, so a decode would
+    # check nothing more (see `_renders_as_declared`): its thumbnail may be made later.
+    checked_without_decoding: bool = False
 
 
 def read_header(path: Path, content_type: str) -> ImageHeader:
@@ -191,7 +196,52 @@ def _dicom_header(path: Path) -> ImageHeader:
     # array, pydicom's output); a native one twice (the bytes read, the array).
     copies = 3 if declared is None else 2
     identity = dicom_identity(dataset)
-    return ImageHeader(DICOM, width, height, frame_bytes, copies * frame_bytes, identity)
+    checked = declared is not None and _renders_as_declared(dataset)
+    return ImageHeader(DICOM, width, height, frame_bytes, copies * frame_bytes, identity, checked)
+
+
+# What a native grey frame's stored values are held in, by (BitsAllocated, PixelRepresentation).
+_NATIVE_GREY_TYPES = {
+    (8, 0): np.uint8,
+    (8, 1): np.int8,
+    (16, 0): np.uint16,
+    (16, 1): np.int16,
+    (32, 0): np.uint32,
+    (32, 1): np.int32,
+}
+
+
+def _renders_as_declared(dataset: Dataset) -> bool:
+    """Whether a file whose native pixel data holds the bytes its header declares (checked by
+    the caller) is sure to decode and render: for such a file pydicom's decode only reads
+    those bytes as the array the header describes, so a decode would check nothing more.
+
+    Only the plain case: one grey sample of 8, 16 or 32 bits, the header's pixel description
+    passing pydicom's own checks for a decode, and a rescale and window that the renderer's
+    code takes (run on one pixel). Anything else (colour, palettes, LUT sequences, odd bit
+    depths) is decoded on arrival, as before."""
+    if int(dataset.get("SamplesPerPixel", 1) or 1) != 1:
+        return False
+    if str(dataset.get("PhotometricInterpretation", "")) not in ("MONOCHROME1", "MONOCHROME2"):
+        return False
+    if "ModalityLUTSequence" in dataset or "VOILUTSequence" in dataset:
+        return False
+    try:
+        options = as_pixel_options(dataset)
+        stored_type = _NATIVE_GREY_TYPES.get(
+            (options["bits_allocated"], options["pixel_representation"])
+        )
+        if stored_type is None:
+            return False
+        runner = DecodeRunner(dataset.file_meta.TransferSyntaxUID)
+        runner.set_options(**options)
+        runner.set_option("pixel_keyword", "PixelData")
+        runner.set_source(io.BytesIO())  # a stream: options alone are checked, not a buffer
+        runner.validate()
+        apply_voi_lut(modality_values(np.zeros((1, 1), stored_type), dataset), dataset)
+    except Exception:  # any refusal: the decode on arrival decides, and says why
+        return False
+    return True
 
 
 def transfer_syntax_name(dataset: Dataset) -> str:

@@ -12,6 +12,7 @@ from server.endpoint import ANY_USER, DOCTOR, Context, endpoint, json_response
 from server.errors import Conflict
 from server.keys import PIXEL_RENDERER, STORAGE
 from server.orm import XRayAnnotationsRow, XRayRow
+from server.pixelcache import Film
 from shared.enums import AuditObjectType
 from shared.imaging import (
     PIXEL_BITS_HEADER,
@@ -28,7 +29,7 @@ XRAY = AuditObjectType.xray
 
 async def _transform(app: web.Application, xray: XRayRow) -> PixelTransform:
     """The display pixels' transform and statistics, rendering them on first use."""
-    return await app[PIXEL_RENDERER].transform(xray.sha256, xray.content_type)
+    return await app[PIXEL_RENDERER].transform(Film.of(xray))
 
 
 @routes.get("/api/xrays/{xray_id}/pixels")

@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from server.access import load_patient
-from server.api.xrays import send_file
+from server.api.xrays import film_thumbnail, send_file
 from server.convert import xray_out
 from server.endpoint import ADMIN, Context, endpoint, json_response, no_content
 from server.errors import NotFound, invalid
@@ -14,6 +14,8 @@ from server.ingest import file_xray, film_fields, new_xray, remove_unreferenced
 from server.keys import PIXEL_RENDERER, STORAGE
 from server.orm import UnmatchedRow
 from server.pagination import PageQuery, fetch_page
+from server.pixelcache import Film
+from server.pixels import transform_path
 from shared.base import Page
 from shared.enums import AuditObjectType
 from shared.models import UnmatchedAssign, UnmatchedInstance, XRay
@@ -75,8 +77,8 @@ async def list_unmatched(ctx: Context) -> web.Response:
 async def unmatched_thumbnail(ctx: Context) -> web.StreamResponse:
     row = await _load(ctx)
     ctx.audit.record(XRAY, None, None, detail="unmatched inbox")
-    path = ctx.request.app[STORAGE].thumbnail_path(row.sha256, row.thumbnail_type)
     await ctx.commit()
+    path = await film_thumbnail(ctx, Film.of(row))
     return await send_file(ctx, path, row.thumbnail_type, f'"{row.sha256}-thumb"')
 
 
@@ -103,7 +105,7 @@ async def assign_unmatched(ctx: Context) -> web.Response:
     await ctx.db.delete(row)
     await ctx.db.flush()  # the inbox entry goes first: the UID is then free among x-rays
     await file_xray(ctx.db, ctx.audit, xray, by_patient=False, detail="from the unmatched inbox")
-    ctx.request.app[PIXEL_RENDERER].prerender(xray.sha256, xray.content_type)
+    ctx.request.app[PIXEL_RENDERER].prerender(Film.of(xray))
     return json_response(xray_out(xray, ctx.user), status=201)
 
 
@@ -113,7 +115,14 @@ async def discard_unmatched(ctx: Context) -> web.Response:
     row = await _load(ctx)
     sha256 = row.sha256
     store = ctx.request.app[STORAGE]
-    files = [store.original_path(sha256), store.thumbnail_path(sha256, row.thumbnail_type)]
+    # Its display pixels too: a render made them with its thumbnail (PixelRenderer).
+    pixels = store.pixels_path(sha256)
+    files = [
+        store.original_path(sha256),
+        store.thumbnail_path(sha256, row.thumbnail_type),
+        pixels,
+        transform_path(pixels),
+    ]
     await ctx.db.delete(row)
     ctx.audit.record(XRAY, None, None, detail="discarded from the unmatched inbox")
     ctx.audit.flush_into(ctx.db)

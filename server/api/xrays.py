@@ -37,6 +37,7 @@ from server.ingest import (
 from server.keys import DECODE_GATE, PIXEL_RENDERER, SESSIONMAKER, STORAGE
 from server.orm import UserRow, XRayRow
 from server.pagination import PageQuery, fetch_page
+from server.pixelcache import Film
 from server.results import RESULT_FIELDS, apply_result_update
 from server.uploads import ReceivedFile, receive_upload
 from shared.base import Page
@@ -87,7 +88,7 @@ async def _store(
         await drop_files(app[SESSIONMAKER], store, image.sha256, stored)
         raise
     await asyncio.to_thread(keep_files, stored)
-    app[PIXEL_RENDERER].prerender(xray.sha256, xray.content_type)
+    app[PIXEL_RENDERER].prerender(Film.of(xray))
     return xray
 
 
@@ -301,5 +302,15 @@ async def get_image(ctx: Context) -> web.StreamResponse:
 )
 async def get_thumbnail(ctx: Context) -> web.StreamResponse:
     xray = await image_read(ctx, AuditObjectType.xray_thumbnail)
-    path = ctx.request.app[STORAGE].thumbnail_path(xray.sha256, xray.thumbnail_type)
+    path = await film_thumbnail(ctx, Film.of(xray))
     return await send_file(ctx, path, xray.thumbnail_type, f'"{xray.sha256}-thumbnail"')
+
+
+async def film_thumbnail(ctx: Context, film: Film) -> Path:
+    """Where a film's thumbnail is, made now if it is not yet (a native DICOM film's is made
+    after its arrival)."""
+    try:
+        return await ctx.request.app[PIXEL_RENDERER].thumbnail(film)
+    except ImageRejected as error:  # the file passed its checks on arrival, and fails now
+        log.error("%s: the thumbnail cannot be made: %s", ctx.request.path, error)
+        raise ApiError(f"The film's thumbnail cannot be made: {error}") from None

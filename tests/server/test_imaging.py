@@ -1,15 +1,22 @@
 """The imaging pipeline: compressed DICOM, metadata, display pixels and annotations."""
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
 import pytest
 from aiohttp.test_utils import TestClient
+from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
+from server import pixelcache
 from server.demo_images import radiograph_pixels, secondary_capture, write_dicom
+from server.imaging import write_thumbnail
+from server.keys import DECODE_GATE, STORAGE
+from shared.imaging import DICOM, JPEG, read_header
 from tests.server.conftest import Actor, Practice
 from tests.server.problems import field_problem, problem
 from tests.server.test_xrays import png_values
@@ -219,3 +226,118 @@ async def test_bits_above_bits_stored_do_not_change_the_thumbnail(
         assert thumbnail.status == 200
         thumbnails.append(await thumbnail.read())
     assert thumbnails[0] == thumbnails[1]
+
+
+def _native_film(**changes: Any) -> bytes:
+    """A plain 12-bit grey film (what a modality sends), with `changes` to its header."""
+    dataset = pydicom.dcmread(io.BytesIO(_film(radiograph_pixels(60, 40), signed=False)))
+    for keyword, value in changes.items():
+        setattr(dataset, keyword, value)
+    return part10(dataset)
+
+
+def part10(dataset: pydicom.Dataset) -> bytes:
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _with_voi_lut() -> bytes:
+    item = Dataset()
+    item.LUTDescriptor = [4, 0, 16]
+    item.LUTData = np.array([0, 1000, 3000, 65535], "<u2").tobytes()
+    return _native_film(VOILUTSequence=[item])
+
+
+def _colour() -> bytes:
+    dataset = pydicom.dcmread(io.BytesIO(_native_film()))
+    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 3, "RGB"
+    dataset.PlanarConfiguration, dataset.BitsAllocated, dataset.BitsStored = 0, 8, 8
+    dataset.HighBit = 7
+    dataset.PixelData = np.zeros((40, 60, 3), np.uint8).tobytes()
+    return part10(dataset)
+
+
+@pytest.mark.parametrize(
+    ("content", "checked"),
+    [
+        (_native_film, True),
+        (lambda: _native_film(PhotometricInterpretation="MONOCHROME1"), True),
+        (lambda: (PYDICOM_FILES / "MR_small_RLE.dcm").read_bytes(), False),  # compressed
+        (_colour, False),
+        (_with_voi_lut, False),
+        (lambda: _native_film(BitsAllocated=12), False),  # pydicom refuses to decode it
+    ],
+    ids=["grey", "monochrome1", "compressed", "colour", "voi-lut", "12-bits-allocated"],
+)
+def test_only_a_plain_native_grey_film_is_checked_without_decoding(
+    tmp_path: Path, content: Callable[[], bytes], checked: bool
+) -> None:
+    """A film checked by its header is stored without a decode on arrival (its thumbnail comes
+    later): only where the decode could refuse nothing the header has not."""
+    path = tmp_path / "film.dcm"
+    path.write_bytes(content())
+    assert read_header(path, DICOM).checked_without_decoding is checked
+
+
+async def test_a_film_with_an_odd_bit_depth_is_still_decoded_and_refused_on_arrival(
+    client: TestClient, practice: Practice
+) -> None:
+    patient = await practice.patient()
+    response = await upload(client, patient, form(_native_film(BitsAllocated=12)))
+    body = await field_problem(response, "image")
+    assert "Bits Allocated" in body["detail"]
+
+
+async def test_a_native_film_is_stored_undecoded_and_its_thumbnail_made_when_asked(
+    client: TestClient, practice: Practice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No decode on arrival; the thumbnail asked for before the background render (held off
+    here) is made then, the same as a decode on arrival made it, with the display pixels."""
+    monkeypatch.setattr(pixelcache, "QUIET_SECONDS", 3600)  # no background render
+    gate = client.app[DECODE_GATE]
+    decoded: list[str] = []
+    decode = gate.decode
+
+    async def counted(cost: int, function: Callable[..., Any], *args: Any) -> Any:
+        decoded.append(function.__name__)
+        return await decode(cost, function, *args)
+
+    monkeypatch.setattr(gate, "decode", counted)
+    patient = await practice.patient()
+    content = _native_film()
+    xray = await uploaded(client, patient, content)
+    assert decoded == []
+    store = client.app[STORAGE]
+    thumbnail_file = store.thumbnail_path(xray["sha256"], JPEG)
+    assert not thumbnail_file.exists()
+
+    answer = await client.get(xray["thumbnail_url"], headers=patient.headers)
+    assert answer.status == 200
+    assert answer.content_type == JPEG
+    thumbnail = await answer.read()
+    assert decoded == ["render_film"]
+    original = tmp_path / "film.dcm"
+    original.write_bytes(content)
+    expected = tmp_path / "expected.jpg"
+    write_thumbnail(original, read_header(original, DICOM), expected)
+    assert thumbnail == expected.read_bytes() == thumbnail_file.read_bytes()
+    assert store.pixels_path(xray["sha256"]).exists()  # the same decode rendered them
+    again = await client.get(xray["thumbnail_url"], headers=patient.headers)
+    assert await again.read() == thumbnail
+    assert decoded == ["render_film"]  # made once
+
+
+async def test_a_thumbnail_that_cannot_be_made_says_why(
+    client: TestClient, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The original was damaged in the store after its arrival (cut short): asked for its
+    thumbnail, the server says what is wrong instead of failing without a word."""
+    monkeypatch.setattr(pixelcache, "QUIET_SECONDS", 3600)
+    patient = await practice.patient()
+    xray = await uploaded(client, patient, _native_film())
+    original = client.app[STORAGE].original_path(xray["sha256"])
+    original.write_bytes(original.read_bytes()[:-1000])
+    body = await problem(await client.get(xray["thumbnail_url"], headers=patient.headers), 500)
+    assert "thumbnail cannot be made" in body["detail"]
+    assert "pixel data" in body["detail"]

@@ -1,5 +1,5 @@
-"""Background renders (a film's display pixels, made before a viewer asks) wait for a pause
-in the work someone waits for."""
+"""Background renders (a film's display pixels, and its thumbnail when it has none, made
+before a viewer asks) wait for a pause in the work someone waits for."""
 
 import asyncio
 from pathlib import Path
@@ -9,9 +9,9 @@ import pytest
 from server import pixelcache
 from server.decoding import DecodeGate
 from server.demo_images import radiograph_pixels, write_dicom
-from server.pixelcache import PixelRenderer
+from server.pixelcache import Film, PixelRenderer
 from server.storage import ImageStore
-from shared.imaging import DICOM
+from shared.imaging import DICOM, JPEG
 from tests.server.handshake import Handshake, in_worker
 
 MB = 1024 * 1024
@@ -36,15 +36,17 @@ async def test_a_background_render_waits_while_an_arrival_is_being_decoded(
         await gate.start()
         arrival = asyncio.create_task(gate.decode(MB, in_worker, handshake.started, handshake.go))
         await handshake.wait_started()
-        renderer.prerender(sha256, DICOM)
+        renderer.prerender(Film(sha256, DICOM, JPEG))
         # Ten times the pause it waits for, and a free worker: still not rendered.
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(asyncio.shield(renderer.idle()), 0.5)
         assert not store.pixels_path(sha256).exists()
+        assert not store.thumbnail_path(sha256, JPEG).exists()
         await handshake.let_go()
         await arrival
         await asyncio.wait_for(renderer.idle(), 30)
         assert store.pixels_path(sha256).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert store.thumbnail_path(sha256, JPEG).read_bytes()[:3] == b"\xff\xd8\xff"
     finally:
         handshake.release()
         await renderer.close()
