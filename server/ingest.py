@@ -121,6 +121,7 @@ async def store_image(
         header = await asyncio.to_thread(read_header, temp_path, content_type)
     limits.check(header)
     if header.checked_without_decoding:
+        gate.went_on_without_decoding()
         kind = thumbnail_type(header.content_type)
         return await asyncio.to_thread(_hold, store, temp_path, None, header, sha256, kind)
     thumbnail_temp = store.new_temp_path()

@@ -2,6 +2,7 @@
 before a viewer asks) wait for a pause in the work someone waits for."""
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -9,12 +10,15 @@ import pytest
 from server import pixelcache
 from server.decoding import DecodeGate
 from server.demo_images import radiograph_pixels, write_dicom
+from server.imaging import ImageLimits
+from server.ingest import store_image
 from server.pixelcache import Film, PixelRenderer
 from server.storage import ImageStore
-from shared.imaging import DICOM, JPEG
+from shared.imaging import DICOM, JPEG, read_header
 from tests.server.handshake import Handshake, in_worker
 
 MB = 1024 * 1024
+LIMITS = ImageLimits(max_pixels=10**8, max_decoded_bytes=256 * MB)
 
 
 async def test_a_background_render_waits_while_an_arrival_is_being_decoded(
@@ -49,6 +53,42 @@ async def test_a_background_render_waits_while_an_arrival_is_being_decoded(
         assert store.thumbnail_path(sha256, JPEG).read_bytes()[:3] == b"\xff\xd8\xff"
     finally:
         handshake.release()
+        await renderer.close()
+        await asyncio.to_thread(gate.close)
+        store.close()
+
+
+async def test_a_background_render_waits_while_films_arrive_without_decodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Native grey films are stored without a decode; a burst of them holds the renders of
+    the films filed before it off as decoding arrivals do."""
+    monkeypatch.setattr(pixelcache, "QUIET_SECONDS", 0.3)
+    store = ImageStore(tmp_path / "storage")
+    store.prepare()
+    sha256 = "cd" * 32
+    original = store.original_path(sha256)
+    original.parent.mkdir(parents=True)
+    write_dicom(original, radiograph_pixels(128, 128, seed=4))
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=2)
+    renderer = PixelRenderer(store, gate)
+    try:
+        await gate.start()
+        renderer.prerender(Film(sha256, DICOM, JPEG))
+        loop = asyncio.get_running_loop()
+        burst_ends = loop.time() + 1.0  # over three times the pause the render waits for
+        while loop.time() < burst_ends:
+            arrival = tmp_path / "arrival.dcm"
+            write_dicom(arrival, radiograph_pixels(64, 64, seed=5))
+            sha = hashlib.sha256(arrival.read_bytes()).hexdigest()
+            header = read_header(arrival, DICOM)
+            assert header.checked_without_decoding
+            await store_image(store, gate, LIMITS, arrival, arrival.read_bytes()[:132], sha, header)
+            await asyncio.sleep(0.02)
+        assert not store.pixels_path(sha256).exists()
+        await asyncio.wait_for(renderer.idle(), 30)
+        assert store.pixels_path(sha256).exists()
+    finally:
         await renderer.close()
         await asyncio.to_thread(gate.close)
         store.close()
