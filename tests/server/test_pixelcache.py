@@ -21,18 +21,24 @@ MB = 1024 * 1024
 LIMITS = ImageLimits(max_pixels=10**8, max_decoded_bytes=256 * MB)
 
 
-async def test_a_background_render_waits_while_an_arrival_is_being_decoded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A STOW-RS request's films are decoded as they arrive but filed only once the whole
-    body has: the render of an earlier film must not take a worker from them meanwhile."""
-    monkeypatch.setattr(pixelcache, "QUIET_SECONDS", 0.05)
+def _store_with_a_film(tmp_path: Path) -> tuple[ImageStore, str]:
+    """An image store holding one film's original, filed under a made-up sha256."""
     store = ImageStore(tmp_path / "storage")
     store.prepare()
     sha256 = "ab" * 32
     original = store.original_path(sha256)
     original.parent.mkdir(parents=True)
     write_dicom(original, radiograph_pixels(256, 256, seed=3))
+    return store, sha256
+
+
+async def test_a_background_render_waits_while_an_arrival_is_being_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A STOW-RS request's films are decoded as they arrive but filed only once the whole
+    body has: the render of an earlier film must not take a worker from them meanwhile."""
+    monkeypatch.setattr(pixelcache, "QUIET_SECONDS", 0.05)
+    store, sha256 = _store_with_a_film(tmp_path)
     gate = DecodeGate(budget_bytes=100 * MB, max_running=2)  # a worker free for the render
     renderer = PixelRenderer(store, gate)
     handshake = Handshake(tmp_path)
@@ -64,12 +70,7 @@ async def test_a_background_render_waits_while_films_arrive_without_decodes(
     """Native grey films are stored without a decode; a burst of them holds the renders of
     the films filed before it off as decoding arrivals do."""
     monkeypatch.setattr(pixelcache, "QUIET_SECONDS", 0.3)
-    store = ImageStore(tmp_path / "storage")
-    store.prepare()
-    sha256 = "cd" * 32
-    original = store.original_path(sha256)
-    original.parent.mkdir(parents=True)
-    write_dicom(original, radiograph_pixels(128, 128, seed=4))
+    store, sha256 = _store_with_a_film(tmp_path)
     gate = DecodeGate(budget_bytes=100 * MB, max_running=2)
     renderer = PixelRenderer(store, gate)
     try:
