@@ -3,6 +3,7 @@ anywhere, including inside a boundary."""
 
 import asyncio
 import hashlib
+import itertools
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,9 +35,24 @@ async def in_pieces(data: bytes, size: int) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)  # as a socket would: the reader runs between pieces
 
 
-async def split(data: bytes, size: int, folder: Path) -> list[bytes]:
+async def in_mixed_pieces(data: bytes, sizes: list[int]) -> AsyncIterator[bytes]:
+    """Pieces of the given sizes in turn: small ones and large ones mixed, as a network
+    delivers under load."""
+    start = 0
+    for size in itertools.cycle(sizes):
+        if start >= len(data):
+            return
+        yield data[start : start + size]
+        start += size
+        await asyncio.sleep(0)
+
+
+async def split(
+    data: bytes, size: int, folder: Path, pieces: AsyncIterator[bytes] | None = None
+) -> list[bytes]:
     found = []
-    async for part in received_parts(in_pieces(data, size), BOUNDARY.encode(), folder):
+    pieces = pieces or in_pieces(data, size)
+    async for part in received_parts(pieces, BOUNDARY.encode(), folder):
         content = part.path.read_bytes()
         assert part.size_bytes == len(content)
         assert part.sha256 == hashlib.sha256(content).hexdigest()
@@ -61,6 +77,14 @@ async def test_parts_come_out_whole_however_the_body_is_cut(tmp_path: Path, size
     parts = TRICKY if size >= 4096 else TRICKY[:4]  # in tiny pieces: the small ones only
     data = body(parts, preamble=b"a preamble\r\n", epilogue=b"an epilogue")
     assert await split(data, size, tmp_path) == parts
+
+
+async def test_parts_come_out_whole_from_pieces_of_mixed_sizes(tmp_path: Path) -> None:
+    """Small pieces are gathered before they are held, large ones held as they came: the
+    content keeps its order across the two."""
+    data = body(TRICKY, preamble=b"a preamble\r\n", epilogue=b"an epilogue")
+    pieces = in_mixed_pieces(data, [3, 300_000, 70, 65_536, 1, 9_000, 200_001])
+    assert await split(data, 0, tmp_path, pieces) == TRICKY
 
 
 @pytest.mark.parametrize(
