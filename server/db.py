@@ -1,12 +1,12 @@
 """Database engine, session factory and the column types every table shares."""
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, exc
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, event, exc, insert, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 
 from server.rawsql import use_loop_reader
@@ -161,3 +161,40 @@ async def open_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 async def one_session(database_url: str) -> AsyncIterator[AsyncSession]:
     async with open_engine(database_url) as engine, create_sessionmaker(engine)() as db:
         yield db
+
+
+def column_values(row: Base) -> dict[str, Any]:
+    """The columns set on a new mapped object, by column name (those left out take their
+    column's default in an INSERT)."""
+    state = inspect(row)
+    return {
+        attribute.columns[0].key: state.dict[attribute.key]
+        for attribute in state.mapper.column_attrs
+        if attribute.key in state.dict
+    }
+
+
+async def insert_new(db: AsyncSession, rows: Sequence[Base], match_on: str) -> None:
+    """Insert new objects of one mapped class in one statement and make them persistent in
+    `db`, every column loaded, as a flush would.
+
+    A flush inserts them one statement each on SQLite: it needs the new ids in the order the
+    rows were sent, which SQLite's RETURNING does not promise, so SQLAlchemy falls back to a
+    statement per row. Here the returned rows are matched to the objects by the column
+    `match_on`, which the caller knows to be unique among them."""
+    if not rows:
+        return
+    mapper = inspect(type(rows[0]))
+    table = cast(Table, mapper.local_table)
+    result = await db.execute(
+        insert(table).returning(*table.columns), [column_values(row) for row in rows]
+    )
+    by_key = {getattr(row, match_on): row for row in rows}
+    if len(by_key) != len(rows):
+        raise ValueError(f"{table.name}: new rows share a {match_on}")
+    for stored in result.mappings():
+        row = by_key[stored[table.columns[match_on]]]
+        for attribute in mapper.column_attrs:
+            setattr(row, attribute.key, stored[attribute.columns[0]])
+        make_transient_to_detached(row)  # its history goes: no INSERT at the next flush
+        db.add(row)

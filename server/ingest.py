@@ -15,10 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit import AuditTrail
+from server.db import insert_new
 from server.decoding import DecodeGate
 from server.errors import Conflict
 from server.events.outbox import announce_all
-from server.groupcommit import GroupCommit, retrieve_failure
+from server.groupcommit import AUDIT_INSERT, GroupCommit, retrieve_failure
 from server.imaging import ImageLimits, thumbnail_type, write_thumbnail
 from server.orm import StoredInstance, UnmatchedRow, UserRow, XRayRow
 from server.results import arrival_event
@@ -307,9 +308,11 @@ class Filing:
 
 async def file_xrays(db: AsyncSession, filings: list[Filing]) -> None:
     """Add new x-rays with their audit events and `xray.created` events (not committed);
-    one insert of each kind for all of them."""
-    db.add_all(filing.xray for filing in filings)
-    await db.flush()
+    one insert of each kind for all of them. (A flush inserted them one statement each on
+    SQLite: a group commit of 150 STOW-RS films took 0.7 ms a film, most of it that.)"""
+    await db.flush()  # what the caller added first (inbox entries, an assigned one's removal)
+    # Unique among them: receive_instances files a SOPInstanceUID once, the others file one.
+    await insert_new(db, [filing.xray for filing in filings], "sop_instance_uid")
     for filing in filings:
         xray = filing.xray
         filing.audit.record(XRAY, xray.id, xray.user_id, action=CREATE, detail=filing.detail)
@@ -486,8 +489,11 @@ class ArrivalFiler(GroupCommit[Received, Filed]):
         for item in items:
             item.audit.take()  # what an attempt that failed recorded (it was rolled back)
         outcomes = await receive_instances(db, items, self._clock())
-        for trail in {id(item.audit): item.audit for item in items}.values():
-            trail.flush_into(db)
+        trails = {id(item.audit): item.audit for item in items}.values()
+        # One executemany for all (added to the session, they were an INSERT each on SQLite).
+        events = [event for trail in trails for event in trail.take()]
+        if events:
+            await AUDIT_INSERT.run(db, events)
         return outcomes
 
     def after_commit(self, db: AsyncSession) -> None:

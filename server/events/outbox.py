@@ -6,15 +6,19 @@ announce something commit one after the other, in id order. SQLite has one write
 A NOTIFY in the same transaction wakes every process's hub when (and only if) it commits.
 """
 
-from sqlalchemy import text
+from typing import cast
+
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db import column_values
 from server.orm import EventRow
 from shared.enums import EventType
 
 CHANNEL = "medsys_events"
 # Any 64-bit number of our own: the advisory lock that orders announcing transactions.
 ORDER_LOCK = 7_301_994_022
+EVENTS = cast(Table, EventRow.__table__)
 
 
 async def announce(
@@ -28,7 +32,7 @@ async def announce(
     all_doctors: bool = False,
     to_patient: bool = False,
     to_admins: bool = False,
-) -> EventRow:
+) -> None:
     """Add the event to the session's transaction (committed, or not, with the change)."""
     event = EventRow(
         type=event_type,
@@ -41,21 +45,24 @@ async def announce(
         to_admins=to_admins,
     )
     await announce_all(db, [event])
-    return event
 
 
 async def announce_all(db: AsyncSession, events: list[EventRow]) -> None:
-    """Add the events to the session's transaction: one insert, and one NOTIFY for them all
-    (the hubs read every event past the last they have; the payload is only for a reader)."""
+    """Add the events (new, not added to `db`) to the session's transaction: one insert,
+    and one NOTIFY for them all (the hubs read every event past the last they have; the
+    payload is only for a reader)."""
     if not events:
         return
     postgres = db.get_bind().dialect.name == "postgresql"
     if postgres:
         await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORDER_LOCK})
-    db.add_all(events)
-    await db.flush()
+    # One statement for all: a flush inserts them one each on SQLite (see insert_new).
+    inserted = await db.execute(
+        insert(EVENTS).returning(EVENTS.c.id), [column_values(event) for event in events]
+    )
+    ids = sorted(inserted.scalars())
     if postgres:
         notify = text("SELECT pg_notify(:channel, :id)")
-        await db.execute(notify, {"channel": CHANNEL, "id": str(events[-1].id)})
+        await db.execute(notify, {"channel": CHANNEL, "id": str(ids[-1])})
     else:
-        db.info.setdefault("announced", []).extend(event.id for event in events)
+        db.info.setdefault("announced", []).extend(ids)
