@@ -22,10 +22,10 @@ from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from server.audit import AuditTrail
-from server.ingest import Arrival, Received, store_image
+from server.ingest import Arrival, Received, header_of, store_image
 from server.keys import ARRIVALS, DECODE_GATE, SETTINGS, STORAGE
 from shared.enums import AuditAction
-from shared.imaging import DICOM, HEAD_BYTES, ImageHeader, ImageRejected, read_header
+from shared.imaging import DICOM, HEAD_BYTES, ImageRejected
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,8 @@ class DicomListener:
         app = self._app
         settings = app[SETTINGS]
         try:
-            sha256, header = await asyncio.to_thread(_spool, data, temp)
+            sha256 = await asyncio.to_thread(_spool, data, temp)
+            header = await header_of(app[DECODE_GATE], temp, DICOM)
             arrival = Arrival(temp, data[:HEAD_BYTES], sha256, len(data), source, None)
             stored = await store_image(
                 app[STORAGE],
@@ -161,10 +162,10 @@ class DicomListener:
         return SUCCESS
 
 
-def _spool(data: bytes, temp: Path) -> tuple[str, ImageHeader]:
-    """Write a received instance to `temp` and read its header, in one trip to a thread."""
+def _spool(data: bytes, temp: Path) -> str:
+    """Write a received instance to `temp`; its sha256."""
     temp.write_bytes(data)
-    return hashlib.sha256(data).hexdigest(), read_header(temp, DICOM)
+    return hashlib.sha256(data).hexdigest()
 
 
 async def dicom_listener(app: web.Application) -> AsyncIterator[None]:

@@ -50,6 +50,18 @@ class StoredImage:
         return [final for final, _ in self.held]
 
 
+# What reading a file's header may take at once in a decoding worker (its parsed elements).
+HEADER_READ_BYTES = 4 * 1024 * 1024
+
+
+async def header_of(gate: DecodeGate, path: Path, content_type: str) -> ImageHeader:
+    """`read_header` of an arriving file, in a decoding worker. A DICOM header is parsed by
+    pydicom's Python, which in a thread of this process held the GIL the event loop needs:
+    in a STOW-RS burst (scratch, 4 x 200 films of 512x512) reading the headers there took
+    the rate from 585 to 276 films/s and added 2.2 ms of CPU a film."""
+    return await gate.decode(HEADER_READ_BYTES, read_header, path, content_type)
+
+
 def image_columns(
     stored: StoredImage, sha256: str, size_bytes: int, now: datetime
 ) -> dict[str, object]:
@@ -119,7 +131,7 @@ async def store_image(
         content_type = sniff_content_type(head)
         if content_type is None:
             raise ImageRejected("Only PNG, JPEG and DICOM images are accepted.")
-        header = await asyncio.to_thread(read_header, temp_path, content_type)
+        header = await header_of(gate, temp_path, content_type)
     limits.check(header)
     if header.checked_without_decoding:
         gate.went_on_without_decoding()

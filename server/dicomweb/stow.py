@@ -24,7 +24,7 @@ from server.audit import AuditTrail
 from server.dicomweb.common import base_url, dicom_json
 from server.endpoint import STAFF, Context, Declaration, endpoint
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from server.ingest import Arrival, Received, StoredImage, drop_files, store_image
+from server.ingest import Arrival, Received, StoredImage, drop_files, header_of, store_image
 from server.keys import ARRIVALS, DECODE_GATE, SESSIONMAKER, STORAGE
 from server.uploads import ReceivedFile, ReceivingFile, body_stalled
 from shared.enums import AuditAction, AuditObjectType
@@ -32,7 +32,6 @@ from shared.imaging import (
     DICOM,
     DicomIdentity,
     ImageRejected,
-    read_header,
     sniff_content_type,
 )
 
@@ -182,7 +181,7 @@ async def _prepare_part(ctx: Context, part: ReceivedFile, study: str | None) -> 
     try:
         if sniff_content_type(part.head) != DICOM:
             raise ImageRejected("The part is not a DICOM file.")
-        header = await asyncio.to_thread(read_header, part.path, DICOM)
+        header = await header_of(app[DECODE_GATE], part.path, DICOM)
     except ImageRejected as error:
         return _reason(error), None
     identity = header.identity

@@ -300,7 +300,8 @@ async def test_a_native_film_is_stored_undecoded_and_its_thumbnail_made_when_ask
     decode = gate.decode
 
     async def counted(cost: int, function: Callable[..., Any], *args: Any) -> Any:
-        decoded.append(function.__name__)
+        if function is not read_header:  # arrivals' headers are read in the workers too
+            decoded.append(function.__name__)
         return await decode(cost, function, *args)
 
     monkeypatch.setattr(gate, "decode", counted)
