@@ -65,6 +65,10 @@ class GroupCommit(Generic[Item, Outcome]):
     def after_commit(self, db: AsyncSession) -> None:
         """Called once a batch has committed, before its requests are released."""
 
+    async def after_batch(self, items: list[Item], outcomes: list[Outcome]) -> None:
+        """Awaited once a batch has committed, before its requests are released; what it
+        raises is logged, not given to them (their writes are committed)."""
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
 
@@ -120,6 +124,10 @@ class GroupCommit(Generic[Item, Outcome]):
                 if not waiting.committed.done():
                     waiting.committed.set_exception(error)
             return
+        try:
+            await self.after_batch([waiting.item for waiting in batch], outcomes)
+        except Exception:
+            log.exception("%s: after its commit", self.name)
         for waiting, outcome in zip(batch, outcomes, strict=True):
             if not waiting.committed.done():
                 waiting.committed.set_result(outcome)
