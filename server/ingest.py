@@ -156,13 +156,14 @@ def _hold(
     thumbnail_temp: Path | None,
     header: ImageHeader,
     sha256: str,
-    thumbnail_type: str,
+    kind: str,
 ) -> StoredImage:
-    stored = StoredImage(header=header, thumbnail_type=thumbnail_type)
+    """Place the original (and its thumbnail, when made) in the store, held until filed."""
+    stored = StoredImage(header=header, thumbnail_type=kind)
     placed = []
     files = [(temp_path, store.original_path(sha256))]
     if thumbnail_temp is not None:
-        files.append((thumbnail_temp, store.thumbnail_path(sha256, thumbnail_type)))
+        files.append((thumbnail_temp, store.thumbnail_path(sha256, kind)))
     try:
         for temp, final in files:
             held, was_placed = store.hold(temp, final)
@@ -514,7 +515,8 @@ class ArrivalFiler(GroupCommit[Received, Filed]):
     async def after_batch(self, items: list[Received], outcomes: list[Filed]) -> None:
         """The files of the batch's filed films stay: one trip to a thread for all of them,
         where each film's own trip cost more than its two file operations."""
-        kept = [item.stored for item, filed in zip(items, outcomes, strict=True) if filed]
+        filed = zip(items, outcomes, strict=True)
+        kept = [item.stored for item, outcome in filed if outcome is not None]
         await asyncio.to_thread(_keep_all, kept)
 
 
