@@ -15,6 +15,7 @@ from pydicom.uid import RLELossless
 from server.demo_images import radiograph_pixels, write_dicom
 from tests.server.test_dimse import ADMIN_EMAIL, DOCTOR_EMAIL, PATIENT_EMAIL, Practice
 from tests.server.test_dimse import practice as practice
+from tests.server.uploads import part10
 
 DICOM_JSON = "application/dicom+json"
 
@@ -40,12 +41,6 @@ def film(patient_id: str, seed: int, name: str = "Patient^Live") -> pydicom.Data
     )
     buffer.seek(0)
     return pydicom.dcmread(buffer)
-
-
-def part10(dataset: pydicom.Dataset) -> bytes:
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from shared.imaging import DICOM, JPEG, read_header
 from tests.server.conftest import Actor, Practice
 from tests.server.problems import field_problem, problem
 from tests.server.test_xrays import png_values
-from tests.server.uploads import PYDICOM_FILES, form, png16_bytes, upload
+from tests.server.uploads import PYDICOM_FILES, form, part10, png16_bytes, upload
 
 
 async def uploaded(client: TestClient, actor: Actor, content: bytes) -> dict[str, Any]:
@@ -202,9 +202,7 @@ def _film(pixels: np.ndarray, *, signed: bool) -> bytes:
     dataset = secondary_capture(ExplicitVRLittleEndian, *pixels.shape, bits=12)
     dataset.PixelRepresentation = 1 if signed else 0
     dataset.PixelData = pixels.astype("<i2" if signed else "<u2").tobytes()
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    return part10(dataset)
 
 
 @pytest.mark.parametrize("signed", [False, True])
@@ -234,12 +232,6 @@ def _native_film(**changes: Any) -> bytes:
     for keyword, value in changes.items():
         setattr(dataset, keyword, value)
     return part10(dataset)
-
-
-def part10(dataset: pydicom.Dataset) -> bytes:
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def _with_voi_lut() -> bytes:

@@ -16,6 +16,13 @@ from tests.server.conftest import Actor
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 
 
+def part10(dataset: pydicom.Dataset) -> bytes:
+    """A dataset as a DICOM Part 10 file's bytes."""
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def png_bytes(width: int = 64, height: int = 48, mode: str = "L") -> bytes:
     image = Image.fromarray(
         (np.arange(width * height) % 251).reshape(height, width).astype(np.uint8), mode="L"
