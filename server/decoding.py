@@ -177,13 +177,6 @@ class DecodeGate:
         anyone opens it): not counted in `last_busy`."""
         return await self._decode(cost_bytes, function, args, kwargs)
 
-    def went_on_without_decoding(self) -> None:
-        """Work someone waits for went on without a decode (an arrival checked by its header
-        alone): work ahead of need waits for a pause in this too, or the renders of films
-        filed before would take the CPU from a burst of such arrivals."""
-        if not self._awaited:
-            self._awaited_ended = asyncio.get_running_loop().time()
-
     def last_busy(self) -> float:
         """The loop time a decode someone waits for last ended; now while one waits or runs.
         Work ahead of need waits for a pause in these: a STOW-RS request's films are decoded

@@ -11,10 +11,10 @@ from server import pixelcache
 from server.decoding import DecodeGate
 from server.demo_images import radiograph_pixels, write_dicom
 from server.imaging import ImageLimits
-from server.ingest import store_image
+from server.ingest import header_of, store_image
 from server.pixelcache import Film, PixelRenderer
 from server.storage import ImageStore
-from shared.imaging import DICOM, JPEG, read_header
+from shared.imaging import DICOM, JPEG
 from tests.server.handshake import Handshake, in_worker
 
 MB = 1024 * 1024
@@ -67,8 +67,9 @@ async def test_a_background_render_waits_while_an_arrival_is_being_decoded(
 async def test_a_background_render_waits_while_films_arrive_without_decodes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Native grey films are stored without a decode; a burst of them holds the renders of
-    the films filed before it off as decoding arrivals do."""
+    """Native grey films are stored without a decode; a burst of them (their headers read in
+    the workers, as every arrival's are) holds the renders of the films filed before it off
+    as decoding arrivals do."""
     monkeypatch.setattr(pixelcache, "QUIET_SECONDS", 0.3)
     store, sha256 = _store_with_a_film(tmp_path)
     gate = DecodeGate(budget_bytes=100 * MB, max_running=2)
@@ -82,7 +83,7 @@ async def test_a_background_render_waits_while_films_arrive_without_decodes(
             arrival = tmp_path / "arrival.dcm"
             write_dicom(arrival, radiograph_pixels(64, 64, seed=5))
             sha = hashlib.sha256(arrival.read_bytes()).hexdigest()
-            header = read_header(arrival, DICOM)
+            header = await header_of(gate, arrival, DICOM)
             assert header.checked_without_decoding
             await store_image(store, gate, LIMITS, arrival, arrival.read_bytes()[:132], sha, header)
             await asyncio.sleep(0.02)
