@@ -519,7 +519,7 @@ class ArrivalFiler(GroupCommit[Received, Filed]):
         where each film's own trip cost more than its two file operations."""
         filed = zip(items, outcomes, strict=True)
         kept = [item.stored for item, outcome in filed if outcome is not None]
-        await asyncio.to_thread(_keep_all, kept)
+        await asyncio.to_thread(keep_files, *kept)
 
 
 async def _referenced(db: AsyncSession, sha256: str) -> bool:
@@ -548,16 +548,11 @@ async def remove_unreferenced(
     await asyncio.to_thread(ImageStore.let_go, aside, put_back=still_used)
 
 
-def _keep_all(stored: list[StoredImage]) -> None:
-    for files in stored:
-        keep_files(files)
-
-
-def keep_files(stored: StoredImage) -> None:
-    """After the arrival's commit: its files stay. One that an arrival of the same content
+def keep_files(*stored: StoredImage) -> None:
+    """After the arrivals' commit: their files stay. One that an arrival of the same content
     removed meanwhile (refused, its sender gone) is put back from this arrival's own copy.
     Blocking."""
-    ImageStore.let_go(stored.held, put_back=True)
+    ImageStore.let_go([copy for image in stored for copy in image.held], put_back=True)
 
 
 async def drop_files(
