@@ -20,10 +20,11 @@ import ctypes.util
 import logging
 import multiprocessing
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+import traceback
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
 
 from server.workers import WorkerDied, WorkerPool
 from shared.imaging import ImageRejected
@@ -126,12 +127,23 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
+# The most calls of one function sent to a worker together (see `decode_batched`).
+MAX_BATCH = 16
 
 
 @dataclass(slots=True)
 class _Waiter:
     cost: int
     granted: asyncio.Future[None]
+
+
+@dataclass(slots=True)
+class _Batching:
+    """The calls of one function waiting to be sent together, and how many of its batches
+    are being sent (each to a worker of its own)."""
+
+    waiting: list[tuple[tuple[Any, ...], "asyncio.Future[Any]"]] = field(default_factory=list)
+    senders: int = 0
 
 
 class DecodeGate:
@@ -149,6 +161,8 @@ class DecodeGate:
         # loop time the last of them ended: see `last_busy`.
         self._awaited = 0
         self._awaited_ended = 0.0
+        self._batching: dict[Callable[..., Any], _Batching] = {}
+        self._senders: set[asyncio.Task[None]] = set()
 
     async def decode(
         self,
@@ -159,9 +173,86 @@ class DecodeGate:
     ) -> Result:
         """`function(*args)` in a worker process, once admitted. `function` and its arguments
         cross to the worker by pickling: a module-level function, paths, small values."""
+        with self._awaiting():
+            return await self._decode(cost_bytes, function, args, kwargs)
+
+    async def decode_batched(
+        self, cost_bytes: int, function: Callable[..., Result], *args: Any
+    ) -> Result:
+        """Like `decode`, for small calls that come in bursts (the header of each arriving
+        film): calls of `function` made while its earlier ones are under way wait, and go to
+        the next worker together (MAX_BATCH at most), run there one after another. A round
+        trip to a worker costs the event loop as much as a header read costs the worker, and
+        each call waited for the loop to notice the last answer: in a STOW-RS burst (4 x 200
+        films, scratch runs) the films' headers were read up to 0.19 s after their request's
+        body had ended, and the rate went from 270 to 300-345 films/s once batched.
+
+        `cost_bytes` is one call's (every call of `function` must cost the same): a batch's
+        calls run one at a time. A call that fails fails alone; when a batch's worker dies,
+        each of its calls is tried again on its own."""
+        batching = self._batching.setdefault(function, _Batching())
+        answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        batching.waiting.append((args, answer))
+        if batching.senders < self.max_running:
+            batching.senders += 1
+            sender = asyncio.create_task(self._send_batches(cost_bytes, function, batching))
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        with self._awaiting():
+            return await answer
+
+    async def _send_batches(
+        self, cost_bytes: int, function: Callable[..., Any], batching: _Batching
+    ) -> None:
+        """Send the calls waiting, a batch at a time, until none is left."""
+        try:
+            while batching.waiting:
+                batch = batching.waiting[:MAX_BATCH]
+                del batching.waiting[:MAX_BATCH]
+                batch = [(args, answer) for args, answer in batch if not answer.done()]
+                if batch:
+                    await self._send_batch(cost_bytes, function, batch)
+        finally:
+            batching.senders -= 1
+
+    async def _send_batch(
+        self,
+        cost_bytes: int,
+        function: Callable[..., Any],
+        batch: list[tuple[tuple[Any, ...], "asyncio.Future[Any]"]],
+    ) -> None:
+        calls = [args for args, _ in batch]
+        try:
+            async with self.admit(cost_bytes):
+                outcomes = await self._pool().run(_call, _each, (function, calls), {})
+        except WorkerDied:
+            # One of them crashed its decoder: each is tried on its own, so that only it fails.
+            log.warning("an image decoding worker died; its batch is tried again call by call")
+            results = await asyncio.gather(
+                *(self._decode(cost_bytes, function, args, {}) for args in calls),
+                return_exceptions=True,
+            )
+            outcomes = [(not isinstance(result, BaseException), result) for result in results]
+        except Exception as error:  # a call that cannot be sent, say
+            outcomes = [(False, error)] * len(batch)
+        except BaseException:  # cancelled at shutdown: so are the calls
+            for _, answer in batch:
+                answer.cancel()
+            raise
+        for (_, answer), (done, value) in zip(batch, outcomes, strict=True):
+            if answer.done():  # its caller gave up
+                continue
+            if done:
+                answer.set_result(value)
+            else:
+                answer.set_exception(value)
+
+    @contextmanager
+    def _awaiting(self) -> Iterator[None]:
+        """A decode someone waits for, counted in `last_busy` while under way."""
         self._awaited += 1
         try:
-            return await self._decode(cost_bytes, function, args, kwargs)
+            yield
         finally:
             self._awaited -= 1
             self._awaited_ended = asyncio.get_running_loop().time()
@@ -288,3 +379,16 @@ def _call(
     finally:
         if _trimmer is not None:
             _trimmer.finished()
+
+
+def _each(function: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[tuple[bool, Any]]:
+    """In a worker: a batch's calls one after another; for each, (True, its answer) or
+    (False, its exception, noted with where it happened)."""
+    outcomes: list[tuple[bool, Any]] = []
+    for args in calls:
+        try:
+            outcomes.append((True, function(*args)))
+        except Exception as error:  # the caller's to handle
+            error.add_note(f"In the worker process:\n{traceback.format_exc()}")
+            outcomes.append((False, error))
+    return outcomes

@@ -251,3 +251,117 @@ async def test_a_call_to_a_closed_pool_fails_instead_of_waiting_forever() -> Non
     await asyncio.to_thread(pool.close)
     with pytest.raises(RuntimeError, match="closed"):
         await asyncio.wait_for(pool.run(_worker_pid), 30)
+
+
+def _pid_after(handshake: tuple[Path, Path] | None) -> int:
+    """The worker's pid, once let go (at once without a handshake)."""
+    if handshake is not None:
+        in_worker(*handshake)
+    return os.getpid()
+
+
+async def test_calls_made_while_the_workers_are_busy_go_to_one_worker_together(
+    tmp_path: Path,
+) -> None:
+    """Batched calls queued while every worker is busy are sent to the first worker free as
+    one call: the two calls made after the first one answer from its worker, after it, though
+    the other worker is free meanwhile."""
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=2)
+    holders = [Handshake(tmp_path, f"holder-{index}") for index in range(2)]
+    first = Handshake(tmp_path, "first")
+    try:
+        await gate.start()
+        held = [asyncio.create_task(gate.decode(MB, in_worker, h.started, h.go)) for h in holders]
+        for holder in holders:
+            await holder.wait_started()
+        batched = [
+            asyncio.create_task(gate.decode_batched(MB, _pid_after, handshake))
+            for handshake in ((first.started, first.go), None, None)
+        ]
+        for holder in holders:
+            await holder.let_go()
+        assert await asyncio.gather(*held) == ["let go", "let go"]
+        await first.wait_started()
+        assert not any(call.done() for call in batched)  # they wait for the first, in its call
+        await first.let_go()
+        pids = await asyncio.gather(*batched)
+        assert len(set(pids)) == 1, pids
+        assert gate.last_busy() <= asyncio.get_running_loop().time()
+        assert (gate.in_use, gate.running) == (0, 0)
+    finally:
+        for handshake in (*holders, first):
+            handshake.release()
+        await asyncio.to_thread(gate.close)
+
+
+async def test_a_batched_call_that_fails_fails_alone(tmp_path: Path) -> None:
+    """The headers of films arriving together are read in one batch: an unreadable one is
+    refused, and the others are read."""
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=1)
+    films = [tmp_path / f"film-{index}.dcm" for index in range(3)]
+    for index, film in enumerate(films):
+        write_dicom(film, radiograph_pixels(32 + index, 32, seed=index))
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"\0" * 128 + b"DICM" + b"not a dataset")
+    try:
+        headers = await asyncio.gather(
+            *(gate.decode_batched(MB, read_header, path, DICOM) for path in [*films, junk]),
+            return_exceptions=True,
+        )
+        *read, refused = headers
+        assert [header.width for header in read] == [32, 33, 34]  # type: ignore[union-attr]
+        assert isinstance(refused, ImageRejected), refused
+        assert any("read_header" in note for note in refused.__notes__)
+    finally:
+        await asyncio.to_thread(gate.close)
+
+
+def _pid_or_die(die: bool) -> int:
+    return _die() if die else os.getpid()
+
+
+async def test_a_batched_call_that_kills_its_worker_takes_only_itself(tmp_path: Path) -> None:
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=1)
+    handshake = Handshake(tmp_path)
+    try:
+        # The worker is held, so that the calls below wait, and are sent, together.
+        holder = asyncio.create_task(gate.decode(MB, in_worker, handshake.started, handshake.go))
+        await handshake.wait_started()
+        calls = [
+            asyncio.create_task(gate.decode_batched(MB, _pid_or_die, die))
+            for die in (False, True, False)
+        ]
+        await handshake.let_go()
+        await holder
+        before, dying, after = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(dying, ImageRejected), dying
+        assert "cannot be decoded" in str(dying)
+        assert isinstance(before, int)
+        assert isinstance(after, int)
+        assert os.getpid() not in (before, after)
+        assert (gate.in_use, gate.running) == (0, 0)
+    finally:
+        handshake.release()
+        await asyncio.to_thread(gate.close)
+
+
+async def test_a_batched_caller_that_gives_up_leaves_the_others_their_answers(
+    tmp_path: Path,
+) -> None:
+    gate = DecodeGate(budget_bytes=100 * MB, max_running=1)
+    handshake = Handshake(tmp_path)
+    try:
+        holder = asyncio.create_task(gate.decode(MB, in_worker, handshake.started, handshake.go))
+        await handshake.wait_started()
+        gives_up, waits = (
+            asyncio.create_task(gate.decode_batched(MB, _pid_after, None)) for _ in range(2)
+        )
+        await asyncio.sleep(0)  # both are queued
+        gives_up.cancel()
+        await handshake.let_go()
+        await holder
+        assert isinstance(await waits, int)
+        assert gives_up.cancelled()
+    finally:
+        handshake.release()
+        await asyncio.to_thread(gate.close)
