@@ -272,6 +272,22 @@ def test_only_a_plain_native_grey_film_is_checked_without_decoding(
     assert read_header(path, DICOM).checked_without_decoding is checked
 
 
+def test_each_film_is_judged_by_its_own_pixel_description(tmp_path: Path) -> None:
+    """The judgement is kept per pixel description (a modality's films share one): a film
+    that differs from one judged before in one value of it is judged again."""
+    films = {
+        "grey": (_native_film(), True),
+        "12-bits-allocated": (_native_film(BitsAllocated=12), False),
+        "rescaled": (_native_film(RescaleSlope=2, RescaleIntercept=-1024), True),
+        "voi-lut": (_with_voi_lut(), False),
+        "grey again": (_native_film(), True),
+    }
+    for name, (content, checked) in films.items():
+        path = tmp_path / f"{name}.dcm"
+        path.write_bytes(content)
+        assert read_header(path, DICOM).checked_without_decoding is checked, name
+
+
 async def test_a_film_with_an_odd_bit_depth_is_still_decoded_and_refused_on_arrival(
     client: TestClient, practice: Practice
 ) -> None:
