@@ -13,8 +13,11 @@ from sqlalchemy.engine import make_url
 from devtools.live_server import LiveServer
 from tests.databases import empty_postgres
 from tests.server.live import login, prepared_environment, upload_file
+from tests.server.test_dimse import Practice, film, store
 from tests.server.uploads import png_bytes
 from tests.tcp_proxy import TcpProxy
+
+OUT_OF_RESOURCES = 0xA700  # a C-STORE's status (PS3.4 B.2.3)
 
 
 async def problem_of(response: aiohttp.ClientResponse, status: int) -> dict[str, Any]:
@@ -85,7 +88,9 @@ async def test_while_the_database_is_away_requests_get_503_and_nothing_half_done
 async def test_a_full_image_store_is_507_and_health_says_so(
     database_url: str, tmp_path: Path
 ) -> None:
-    environment = prepared_environment(tmp_path, database_url)
+    """An upload is refused with 507; a film sent over DICOM, with Out of Resources (what a
+    modality retries later); neither is filed."""
+    environment = prepared_environment(tmp_path, database_url, MEDSYS_DICOM_PEERS="MODALITY")
     storage = tmp_path / "small-disk"
     storage.mkdir()
     environment["MEDSYS_STORAGE_DIR"] = str(storage)
@@ -95,8 +100,13 @@ async def test_a_full_image_store_is_507_and_health_says_so(
         'mount -t tmpfs -o size=1m tmpfs "$MEDSYS_STORAGE_DIR" '
         '&& { cat /dev/zero > "$MEDSYS_STORAGE_DIR/filler" 2>/dev/null; exec "$@"; }'
     )
-    server = LiveServer(environment, prefix=("unshare", "-m", "sh", "-c", fill_then_serve, "sh"))
+    server = LiveServer(
+        environment,
+        ("--dicom-port", "0"),
+        prefix=("unshare", "-m", "sh", "-c", fill_then_serve, "sh"),
+    )
     url = server.start()
+    dicom_port = Practice(server).dicom_port
     image = tmp_path / "film.png"
     image.write_bytes(png_bytes(400, 400))
     try:
@@ -112,6 +122,13 @@ async def test_a_full_image_store_is_507_and_health_says_so(
                 f"{url}/api/xrays/{(await _me(http, url, headers))}", headers=headers
             ) as response:
                 assert (await response.json())["items"] == []  # no row for the refused upload
+            async with http.get(f"{url}/api/profile", headers=headers) as response:
+                me = await response.json()
+            film_of_mine = film(me["medical_record_number"])
+            statuses = await asyncio.to_thread(store, dicom_port, [film_of_mine])
+            assert statuses == [OUT_OF_RESOURCES]
+            async with http.get(f"{url}/api/xrays/{me['id']}", headers=headers) as response:
+                assert (await response.json())["items"] == []
     finally:
         server.stop()
 
