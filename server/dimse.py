@@ -22,7 +22,7 @@ from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from server.audit import AuditTrail
-from server.ingest import Arrival, Received, header_of, store_image
+from server.ingest import Arrival, Received, examine, store_image
 from server.keys import ARRIVALS, DECODE_GATE, SETTINGS, STORAGE
 from shared.enums import AuditAction
 from shared.imaging import DICOM, HEAD_BYTES, ImageRejected
@@ -150,17 +150,13 @@ class DicomListener:
     async def _ingest(self, arrival: Arrival, address: str) -> int:
         app = self._app
         settings = app[SETTINGS]
+        store, gate, limits = app[STORAGE], app[DECODE_GATE], settings.image_limits
         try:
-            header = await header_of(app[DECODE_GATE], arrival.path, DICOM)
-            stored = await store_image(
-                app[STORAGE],
-                app[DECODE_GATE],
-                settings.image_limits,
-                arrival.path,
-                arrival.head,
-                arrival.sha256,
-                header,
-            )
+            header, stored = await examine(store, gate, limits, arrival.path, DICOM, arrival.sha256)
+            if stored is None:
+                stored = await store_image(
+                    store, gate, limits, arrival.path, arrival.head, arrival.sha256, header
+                )
         except ImageRejected as error:
             log.warning("%s refused: %s", arrival.source, error)
             return OUT_OF_RESOURCES if "allowed" in str(error) else CANNOT_UNDERSTAND

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 from pydicom.pixels.processing import apply_voi_lut
 
+from server.storage import ImageStore
 from shared.imaging import (
     DICOM,
     JPEG,
@@ -20,6 +21,7 @@ from shared.imaging import (
     correct_unused_bits,
     dicom_first_frame,
     modality_values,
+    read_header,
     unreadable,
 )
 
@@ -122,6 +124,24 @@ def thumbnail_type(content_type: str) -> str:
     is a JPEG: 0.7 ms to encode a 256 px film against PNG's 5 ms (measured on a 512×512 12-bit
     film), paid by every arrival (upload, STOW, C-STORE)."""
     return PNG if content_type == PNG else JPEG
+
+
+def read_and_hold(
+    path: Path, content_type: str, limits: ImageLimits, original: Path, held: Path
+) -> tuple[ImageHeader, bool | None]:
+    """An arriving file's header; and when the header alone shows it good (decodable as
+    declared, within `limits`), the file placed at its content address `original` and held as
+    `held` (ImageStore.hold): whether this call placed it. None: not held, for the caller to
+    decode or refuse. Run in a decoding worker, so that the file is placed in the same trip
+    as its header is read."""
+    header = read_header(path, content_type)
+    if not header.checked_without_decoding:
+        return header, None
+    try:
+        limits.check(header)
+    except ImageRejected:
+        return header, None  # refused by the caller, which says why
+    return header, ImageStore.hold_as(path, original, held)
 
 
 def write_thumbnail(

@@ -128,9 +128,15 @@ class ImageStore:
         refused may remove the stored file while the other waits for its commit, which then
         puts its copy back (`restore`); none relies on the other's file."""
         held = self.new_temp_path(".held")
+        return held, self.hold_as(temp_path, final_path, held)
+
+    @staticmethod
+    def hold_as(temp_path: Path, final_path: Path, held: Path) -> bool:
+        """`hold`, under a name the caller chose (in this store's temporary folder): what a
+        decoding worker runs, which has no store of its own."""
         os.replace(temp_path, held)
         try:
-            return held, self.restore(held, final_path)
+            return ImageStore.restore(held, final_path)
         except BaseException:
             held.unlink(missing_ok=True)  # the caller gets no name to let go of
             raise

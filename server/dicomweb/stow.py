@@ -24,7 +24,7 @@ from server.audit import AuditTrail
 from server.dicomweb.common import base_url, dicom_json
 from server.endpoint import STAFF, Context, Declaration, endpoint
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from server.ingest import Arrival, Received, StoredImage, drop_files, header_of, store_image
+from server.ingest import Arrival, Received, StoredImage, drop_files, examine, store_image
 from server.keys import ARRIVALS, DECODE_GATE, SESSIONMAKER, STORAGE
 from server.uploads import ReceivedFile, ReceivingFile, body_stalled
 from shared.enums import AuditAction, AuditObjectType
@@ -178,29 +178,29 @@ Outcome = tuple[int, Any]  # (0, the stored instance's UIDs) or (a failure reaso
 async def _prepare_part(ctx: Context, part: ReceivedFile, study: str | None) -> _Prepared | Outcome:
     """Everything before the database: check, decode, thumbnail and place the part."""
     app = ctx.request.app
+    store, gate, limits = app[STORAGE], app[DECODE_GATE], ctx.settings.image_limits
     try:
         if sniff_content_type(part.head) != DICOM:
             raise ImageRejected("The part is not a DICOM file.")
-        header = await header_of(app[DECODE_GATE], part.path, DICOM)
+        header, stored = await examine(store, gate, limits, part.path, DICOM, part.sha256)
     except ImageRejected as error:
         return _reason(error), None
     identity = header.identity
-    if identity is None or not (identity.sop_instance_uid and identity.study_instance_uid):
+    if (
+        identity is None
+        or not (identity.sop_instance_uid and identity.study_instance_uid)
+        or (study is not None and identity.study_instance_uid != study)
+    ):
+        if stored is not None:  # placed with its header: it goes again
+            await drop_files(app[SESSIONMAKER], store, part.sha256, stored)
         return WRONG_STUDY, identity
-    if study is not None and identity.study_instance_uid != study:
-        return WRONG_STUDY, identity
-    try:
-        stored = await store_image(
-            app[STORAGE],
-            app[DECODE_GATE],
-            ctx.settings.image_limits,
-            part.path,
-            part.head,
-            part.sha256,
-            header,
-        )
-    except ImageRejected as error:
-        return _reason(error), identity
+    if stored is None:
+        try:
+            stored = await store_image(
+                store, gate, limits, part.path, part.head, part.sha256, header
+            )
+        except ImageRejected as error:
+            return _reason(error), identity
     arrival = Arrival(part.path, part.head, part.sha256, part.size_bytes, "STOW-RS", ctx.user.id)
     return _Prepared(identity, arrival, stored)
 

@@ -221,6 +221,9 @@ def test_stow_takes_what_orthanc_and_others_send(practice: Practice, number: str
     assert mixed.status_code == 202, mixed.text
     reasons = [item["00081197"]["Value"][0] for item in mixed.json()["00081198"]["Value"]]
     assert reasons == [0xC000, 0xA900]
+    # The film of another study was placed with its header read, and taken away again.
+    assert hashlib.sha256(part10(wrong_study)).hexdigest() not in stored_files(practice)
+    assert hashlib.sha256(part10(good)).hexdigest() in stored_files(practice)
     none = stow(
         practice, multipart_body([b"nothing"], boundary), f"multipart/related; boundary={boundary}"
     )

@@ -11,7 +11,7 @@ from server import pixelcache
 from server.decoding import DecodeGate
 from server.demo_images import radiograph_pixels, write_dicom
 from server.imaging import ImageLimits
-from server.ingest import header_of, store_image
+from server.ingest import examine
 from server.pixelcache import Film, PixelRenderer
 from server.storage import ImageStore
 from shared.imaging import DICOM, JPEG
@@ -83,9 +83,9 @@ async def test_a_background_render_waits_while_films_arrive_without_decodes(
             arrival = tmp_path / "arrival.dcm"
             write_dicom(arrival, radiograph_pixels(64, 64, seed=5))
             sha = hashlib.sha256(arrival.read_bytes()).hexdigest()
-            header = await header_of(gate, arrival, DICOM)
+            header, stored = await examine(store, gate, LIMITS, arrival, DICOM, sha)
             assert header.checked_without_decoding
-            await store_image(store, gate, LIMITS, arrival, arrival.read_bytes()[:132], sha, header)
+            assert stored is not None  # placed with its header read: no decode
             await asyncio.sleep(0.02)
         assert not store.pixels_path(sha256).exists()
         await asyncio.wait_for(renderer.idle(), 30)

@@ -7,6 +7,7 @@ import itertools
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -14,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from server.demo_images import radiograph_pixels, write_dicom
 from server.dicomweb.stow import received_parts
 from server.errors import BadRequest
-from server.keys import STORAGE
+from server.keys import DECODE_GATE, STORAGE
 from tests.server.conftest import Practice
 
 BOUNDARY = secrets.token_hex(12)
@@ -127,23 +128,25 @@ async def test_parts_prepared_before_the_body_broke_leave_no_file(
     # The first part and the delimiter after it.
     first_end = cut_short.index(b"--" + BOUNDARY.encode(), cut_short.index(films[0]) + 1)
     first_end += len(BOUNDARY) + 2
-    # The rest of the body is sent once the first film is in storage (a spy on the store's
-    # placing, which runs in a thread), so that there is something to take away.
-    store = client.app[STORAGE]
+    # The rest of the body is sent once the first film is in storage (placed by a decoding
+    # worker as its header is read: a spy on the gate's answer), so that there is something
+    # to take away.
+    store, gate = client.app[STORAGE], client.app[DECODE_GATE]
     placed = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    hold = store.hold
+    decode_batched = gate.decode_batched
 
-    def placing(temp_path: Path, final_path: Path) -> tuple[Path, bool]:
-        held = hold(temp_path, final_path)
-        loop.call_soon_threadsafe(placed.set)
-        return held
+    async def examined(*args: Any) -> Any:
+        answer = await decode_batched(*args)
+        placed.set()
+        return answer
 
-    store.hold = placing  # type: ignore[method-assign]
+    gate.decode_batched = examined  # type: ignore[method-assign]
+    first = store.original_path(hashlib.sha256(films[0]).hexdigest())
 
     async def sent() -> AsyncIterator[bytes]:
         yield cut_short[:first_end]
         await placed.wait()
+        assert first.is_file()
         yield cut_short[first_end:]
 
     answer = await client.post(
