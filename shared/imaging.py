@@ -214,8 +214,11 @@ _NATIVE_GREY_TYPES = {
 
 # The pixel descriptions `_renders_as_declared` has judged, keyed by all it reads of them: a
 # modality describes every film it sends alike, and the judgement was 0.29 of the 0.72 ms a
-# header read took (a 512×512 film). At most this many are kept (per process).
+# header read took (a 512×512 film). At most this many are kept (per process), and only
+# descriptions of at most _KEYED_BYTES (a film's takes about 100; a hostile file's could take
+# megabytes, kept 256 times over).
 _JUDGED_KEPT = 256
+_KEYED_BYTES = 4096
 _judged: dict[tuple[object, ...], bool] = {}
 
 
@@ -236,19 +239,26 @@ def _pixel_description(dataset: Dataset) -> tuple[object, ...] | None:
     """All `_judge_rendering` reads of a dataset, as a key: its transfer syntax and encoding,
     and each element of group 0028 (the pixel description, rescale, window and LUTs) and of
     7FE0 before the pixel data, as read (its bytes, when not yet converted to a value). None
-    when one of them is a parsed sequence: its items are not keyed."""
+    when one of them is a parsed sequence (its items are not keyed), or when they take more
+    than _KEYED_BYTES."""
     file_meta = getattr(dataset, "file_meta", None)
     syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
     key: list[object] = [str(syntax), dataset.original_encoding]
+    size = 0
     for tag, element in dataset.items():
         if tag >> 16 not in (0x0028, 0x7FE0):
             continue
         if isinstance(element, RawDataElement):
-            key.append((tag, element.VR, element.value))
+            value: object = element.value
+            size += len(element.value or b"")
         elif element.VR == "SQ":
             return None
         else:
-            key.append((tag, element.VR, repr(element.value)))
+            value = repr(element.value)
+            size += len(str(value))
+        if size > _KEYED_BYTES:
+            return None
+        key.append((tag, element.VR, value))
     return tuple(key)
 
 

@@ -16,6 +16,7 @@ from server import pixelcache
 from server.demo_images import radiograph_pixels, secondary_capture, write_dicom
 from server.imaging import write_thumbnail
 from server.keys import DECODE_GATE, STORAGE
+from shared import imaging as shared_imaging
 from shared.imaging import DICOM, JPEG, read_header
 from tests.server.conftest import Actor, Practice
 from tests.server.problems import field_problem, problem
@@ -286,6 +287,16 @@ def test_each_film_is_judged_by_its_own_pixel_description(tmp_path: Path) -> Non
         path = tmp_path / f"{name}.dcm"
         path.write_bytes(content)
         assert read_header(path, DICOM).checked_without_decoding is checked, name
+
+
+def test_a_pixel_description_too_big_to_key_is_judged_but_not_kept(tmp_path: Path) -> None:
+    """A hostile file's description could take megabytes: kept 256 times over, that would
+    be a worker's memory. One over the bound is judged each time, and not kept."""
+    path = tmp_path / "long.dcm"
+    path.write_bytes(_native_film(WindowCenterWidthExplanation=["A LONG EXPLANATION" * 3] * 100))
+    kept = dict(shared_imaging._judged)
+    assert read_header(path, DICOM).checked_without_decoding
+    assert shared_imaging._judged == kept
 
 
 async def test_a_film_with_an_odd_bit_depth_is_still_decoded_and_refused_on_arrival(
