@@ -222,17 +222,23 @@ class DecodeGate:
         batch: list[tuple[tuple[Any, ...], "asyncio.Future[Any]"]],
     ) -> None:
         calls = [args for args, _ in batch]
+        workers = self._pool()
         try:
             async with self.admit(cost_bytes):
-                outcomes = await self._pool().run(_call, _each, (function, calls), {})
+                outcomes = await workers.run(_call, _each, (function, calls), {})
         except WorkerDied:
-            # One of them crashed its decoder: each is tried on its own, so that only it fails.
-            log.warning("an image decoding worker died; its batch is tried again call by call")
-            results = await asyncio.gather(
-                *(self._decode(cost_bytes, function, args, {}) for args in calls),
-                return_exceptions=True,
-            )
-            outcomes = [(not isinstance(result, BaseException), result) for result in results]
+            if self._workers is workers:
+                # One of them crashed its decoder: each is tried on its own, so that only it
+                # fails.
+                log.warning("an image decoding worker died; its batch is tried again call by call")
+                results = await asyncio.gather(
+                    *(self._decode(cost_bytes, function, args, {}) for args in calls),
+                    return_exceptions=True,
+                )
+                outcomes = [(not isinstance(result, BaseException), result) for result in results]
+            else:  # the workers were closed meanwhile (shutdown): none is started again
+                stopped = ImageRejected("The image cannot be decoded: its decoder stopped.")
+                outcomes = [(False, stopped)] * len(batch)
         except Exception as error:  # a call that cannot be sent, say
             outcomes = [(False, error)] * len(batch)
         except BaseException:  # cancelled at shutdown: so are the calls
