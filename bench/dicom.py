@@ -142,6 +142,24 @@ def timed(work: Callable[[], None], files: list[bytes], pid: int) -> tuple[float
     return len(files) / seconds, megabytes / seconds, used * 1000 / len(files)
 
 
+# The server counts as idle once its processes use less than this much CPU in a second.
+IDLE_CPU_SECONDS = 0.02
+SETTLE_SECONDS = 180
+
+
+def settled_process(pid: int) -> int:
+    """Wait until the server has rendered the films it received (it does so once they stop
+    coming) and its decoding workers have given back their heaps (a second after their last
+    decode): two seconds in a row of next to no CPU. Its pid."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    quiet = 0
+    while quiet < 2 and time.monotonic() < deadline:
+        used = tree_cpu_seconds(pid)
+        time.sleep(1)
+        quiet = quiet + 1 if tree_cpu_seconds(pid) - used < IDLE_CPU_SECONDS else 0
+    return pid
+
+
 def run(count: int) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -183,6 +201,7 @@ def run(count: int) -> None:
             for kind, work, files in sent(11112, "MEDSYS", f"{url}/dicomweb/studies", headers):
                 rows.append((kind, "medsys", timed(work, files, medsys.process.pid)))
             after = resident_mb(medsys.process.pid)
+            settled = resident_mb(settled_process(medsys.process.pid))
         finally:
             if orthanc is not None:
                 orthanc.terminate()
@@ -197,7 +216,10 @@ def run(count: int) -> None:
         print(f"{kind:13} {server:8} {rate:12.1f} {megabytes:8.1f} {cpu:16.1f}")
     if orthanc is None:
         print("Orthanc (with orthanc-dicomweb) is not installed: medsys alone")
-    print(f"medsys memory (with its decoders): {before:.0f} MB before, {after:.0f} MB after")
+    print(
+        f"medsys memory (with its decoders): {before:.0f} MB before, {after:.0f} MB after, "
+        f"{settled:.0f} MB once its renders were done and it was idle"
+    )
 
 
 def main() -> None:

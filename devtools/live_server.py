@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO
 
@@ -56,6 +57,7 @@ class LiveServer:
         self.url = ""
         # What the server printed before it announced itself (start-up logs).
         self.startup_output = ""
+        self._output: Output | None = None
 
     def start(self) -> str:
         self.process = subprocess.Popen(
@@ -83,6 +85,7 @@ class LiveServer:
             self.startup_output += line
             if line.startswith("medsys is serving on "):
                 self.url = line.removeprefix("medsys is serving on ").split()[0]
+                self._output = Output(self.process.stdout)
                 return self.url
         raise RuntimeError(
             f"the server exited with {self.process.wait()} before serving:\n{self.startup_output}"
@@ -90,15 +93,29 @@ class LiveServer:
 
     def stop(self) -> str:
         """SIGTERM, then the rest of the output; the process must end on its own."""
-        if self.process is None or self.process.stdout is None:
+        if self.process is None or self.process.stdout is None or self._output is None:
             return ""
         self.process.terminate()
-        output = read_rest(self.process.stdout, OUTPUT_END_SECONDS)
+        output = self._output.rest(OUTPUT_END_SECONDS)
         if output is None:
             raise RuntimeError("the server's output never ended: a process it started runs on")
         self.process.wait(timeout=30)
         self.process.stdout.close()
         return output
+
+    def wait_for_output(self, text: str, seconds: float) -> str:
+        """The first line the server has printed since it started serving, or prints within
+        `seconds`, that holds `text`. Blocking."""
+        if self._output is None:
+            raise RuntimeError("the server is not serving")
+        return self._output.line_with(text, seconds)
+
+    def discard_output(self) -> None:
+        """After the server was killed: the rest of its output is not wanted."""
+        if self._output is not None:
+            self._output.rest(OUTPUT_END_SECONDS)
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 # How long a stopped server's output may take to end: the processes it started (its decoding
@@ -106,14 +123,51 @@ class LiveServer:
 OUTPUT_END_SECONDS = 60
 
 
-def read_rest(stream: IO[str], seconds: float) -> str | None:
-    """The rest of `stream`, to its end; None if it has not ended within `seconds` (a
-    process that holds its other end runs on: the reading thread is left to end with it)."""
-    rest: list[str] = []
-    reader = threading.Thread(target=lambda: rest.append(stream.read()), daemon=True)
-    reader.start()
-    reader.join(seconds)
-    return rest[0] if rest else None
+class Output:
+    """A child's output, read to its end as it comes by a thread of its own, so that the child
+    never waits on a full pipe: pynetdicom logs every C-STORE, and a benchmark of 600 films
+    filled the 64 KB pipe and stopped the server mid-burst, every thread that logged waiting
+    to write."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: list[str] = []
+        self._ended = False
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._changed:
+                self._lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def line_with(self, text: str, seconds: float) -> str:
+        """The first line read, or to be read within `seconds`, that holds `text`."""
+        deadline = time.monotonic() + seconds
+        looked = 0
+        with self._changed:
+            while True:
+                for line in self._lines[looked:]:
+                    if text in line:
+                        return line
+                looked = len(self._lines)
+                left = deadline - time.monotonic()
+                if self._ended or left <= 0:
+                    raise LookupError(f"the server printed no line with {text!r}")
+                self._changed.wait(left)
+
+    def rest(self, seconds: float) -> str | None:
+        """All that was read, once the output has ended; None if it has not ended within
+        `seconds` (a process that holds the pipe's other end runs on: the reading thread is
+        left to end with it)."""
+        self._reader.join(seconds)
+        if self._reader.is_alive():
+            return None
+        return "".join(self._lines)
 
 
 def create_user(

@@ -58,8 +58,8 @@ def running(environment: dict[str, str], *args: str) -> Iterator[Running]:
     finally:
         if server.process is not None and server.process.poll() is None:
             server.stop()
-        elif server.process is not None and server.process.stdout is not None:
-            server.process.stdout.close()  # killed by the test
+        else:
+            server.discard_output()  # killed by the test
 
 
 async def login(http: aiohttp.ClientSession, url: str) -> dict[str, str]:
