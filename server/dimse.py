@@ -22,10 +22,10 @@ from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from server.audit import AuditTrail
-from server.ingest import Arrival, Received, examine, store_image
+from server.ingest import Arrival, Received, store_image
 from server.keys import ARRIVALS, DECODE_GATE, SETTINGS, STORAGE
 from shared.enums import AuditAction
-from shared.imaging import DICOM, HEAD_BYTES, ImageRejected
+from shared.imaging import HEAD_BYTES, ImageRejected
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +149,13 @@ class DicomListener:
 
     async def _ingest(self, arrival: Arrival, address: str) -> int:
         app = self._app
-        settings = app[SETTINGS]
-        store, gate, limits = app[STORAGE], app[DECODE_GATE], settings.image_limits
+        limits = app[SETTINGS].image_limits
         try:
-            header, stored = await examine(store, gate, limits, arrival.path, DICOM, arrival.sha256)
-            if stored is None:
-                stored = await store_image(
-                    store, gate, limits, arrival.path, arrival.head, arrival.sha256, header
-                )
+            # Its head is the Part 10 preamble and "DICM": examined as DICOM, placed if its
+            # header shows it good, else decoded.
+            stored = await store_image(
+                app[STORAGE], app[DECODE_GATE], limits, arrival.path, arrival.head, arrival.sha256
+            )
         except ImageRejected as error:
             log.warning("%s refused: %s", arrival.source, error)
             return OUT_OF_RESOURCES if "allowed" in str(error) else CANNOT_UNDERSTAND

@@ -249,13 +249,12 @@ def _pixel_description(dataset: Dataset) -> tuple[object, ...] | None:
         if tag >> 16 not in (0x0028, 0x7FE0):
             continue
         if isinstance(element, RawDataElement):
-            value: object = element.value
-            size += len(element.value or b"")
+            value: bytes | str = element.value or b""
         elif element.VR == "SQ":
             return None
         else:
             value = repr(element.value)
-            size += len(str(value))
+        size += len(value)
         if size > _KEYED_BYTES:
             return None
         key.append((tag, element.VR, value))
